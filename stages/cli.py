@@ -1,0 +1,179 @@
+"""The `scratchnet` command: one thin typer wrapper per stage around a plain, importable function.
+
+Hyperparameters come from the stage's section of params.yaml (so DVC can track them); options carry
+paths, the params file, and `--set key=value` overrides for running a stage by hand.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from . import params as P
+from .errors import ScratchnetError
+
+app = typer.Typer(
+    help="scratchnet: handwritten-digit recognition with a NumPy network, one command per DVC stage.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+
+ParamsFile = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read this stage's section from.")]
+Overrides = Annotated[Optional[list[str]], typer.Option(
+    "--set", "-s", help="Override one key of this stage's params section, as key=value (repeatable).")]
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt
+
+
+def run(fn: Callable[[], object]) -> None:
+    """Call fn; turn the project's errors and interruptions into one line on stderr and an exit code."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        fn()
+    except ScratchnetError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
+        typer.echo("interrupted: outputs from earlier runs were left as they were", err=True)
+        raise typer.Exit(130)
+    except (OSError, MemoryError) as e:
+        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
+        raise typer.Exit(1)
+
+
+def _section(stage: str, params_file: Path, overrides: list[str] | None) -> dict:
+    return P.load(params_file, stage, dict(P.parse_override(o) for o in overrides or []))
+
+
+def _say(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+@app.command()
+def fetch(
+    out: Annotated[Path, typer.Option(help="Folder to write the four IDX files and checksums.json to.")] = Path("data/raw"),
+    source: Annotated[Optional[str], typer.Option(
+        help="Override fetch.source: 'mirrors', 'openml', or a local folder holding the four IDX files.")] = None,
+    params_file: ParamsFile = Path("params.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Download (or copy from a local folder) the dataset and verify it. SCRATCHNET_MNIST_DIR replaces the mirrors."""
+    from .fetch import fetch as fetch_fn, resolve_source
+
+    def go():
+        prm = _section("fetch", params_file, (overrides or []) + ([f"source={source}"] if source else []))
+        src = resolve_source(prm["dataset"], prm["source"])
+        record = fetch_fn(out, dataset=prm["dataset"], source=prm["source"], mirrors=prm["mirrors"],
+                          seed=prm["seed"], test_size=prm["test_size"])
+        shapes = ", ".join(f"{k} {tuple(v['shape'])}" for k, v in record["files"].items())
+        _say(f"fetched {prm['dataset']} from {src}{' (checksums verified)' if record['verified'] else ''}: {shapes}")
+
+    run(go)
+
+
+@app.command()
+def preprocess(
+    raw: Annotated[Path, typer.Option(help="Folder with the raw IDX files (fetch's output).")] = Path("data/raw"),
+    out: Annotated[Path, typer.Option(help="Folder for train/val/test .npz and meta.json.")] = Path("data/prepared"),
+    params_file: ParamsFile = Path("params.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Parse the IDX files strictly, scale to [0, 1], one-hot the labels and split off validation."""
+    from .preprocess import preprocess as preprocess_fn
+
+    def go():
+        prm = _section("preprocess", params_file, overrides)
+        meta = preprocess_fn(raw, out, val_size=prm["val_size"], num_classes=prm["num_classes"], seed=prm["seed"])
+        _say("prepared " + ", ".join(f"{k} {tuple(v['shape'])}" for k, v in meta["splits"].items())
+             + f"; {meta['num_classes']} classes")
+
+    run(go)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Folder with the prepared splits.")] = Path("data/prepared"),
+    model_dir: Annotated[Path, typer.Option(help="Folder for model.npz and model.json.")] = Path("artifacts/model"),
+    metrics: Annotated[Path, typer.Option(help="Train metrics JSON.")] = Path("artifacts/metrics/train.json"),
+    timing: Annotated[Path, typer.Option(help="Wall-clock timing JSON.")] = Path("artifacts/metrics/train_timing.json"),
+    history: Annotated[Path, typer.Option(help="Per-epoch history TSV (a DVC plot).")] = Path("artifacts/plots/history.tsv"),
+    params_file: ParamsFile = Path("params.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Train the model named by train.model (seed-mlp, mlp, cnn or custom) and keep the best epoch."""
+    from .train import train as train_fn
+
+    def go():
+        prm = _section("train", params_file, overrides)
+        m = train_fn(prm, data, model_dir, metrics, timing, history, log=_say)
+        _say(f"best epoch {m['best_epoch']}: val accuracy {m['val_accuracy']:.4f}; model in {model_dir}")
+
+    run(go)
+
+
+@app.command()
+def evaluate(
+    model_dir: Annotated[Path, typer.Option(help="Trained model folder.")] = Path("artifacts/model"),
+    data: Annotated[Path, typer.Option(help="Folder with the prepared splits.")] = Path("data/prepared"),
+    history: Annotated[Path, typer.Option(help="Training history TSV, for the curves plot.")] = Path("artifacts/plots/history.tsv"),
+    metrics: Annotated[Path, typer.Option(help="Test metrics JSON.")] = Path("artifacts/metrics/eval.json"),
+    plots: Annotated[Path, typer.Option(help="Folder for confusion.csv and the PNG plots.")] = Path("artifacts/plots"),
+    params_file: ParamsFile = Path("params.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Score the model on the test split: accuracy, loss, per-class metrics, confusion matrix, plots."""
+    from .evaluate import evaluate as evaluate_fn
+
+    def go():
+        prm = _section("evaluate", params_file, overrides)
+        m = evaluate_fn(model_dir, data, history, metrics, plots, worst_images=prm["worst_images"],
+                        batch_size=prm["batch_size"])
+        _say(f"test accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}")
+
+    run(go)
+
+
+@app.command()
+def export(
+    model_dir: Annotated[Path, typer.Option(help="Trained model folder.")] = Path("artifacts/model"),
+    data: Annotated[Path, typer.Option(help="Folder with the prepared splits (the test split checks the export).")] = Path("data/prepared"),
+    eval_metrics: Annotated[Path, typer.Option("--eval", help="Test metrics JSON, quoted in the model card.")] = Path("artifacts/metrics/eval.json"),
+    out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.npz, model.json and model-card.md.")] = Path("artifacts/export"),
+    metrics: Annotated[Path, typer.Option(help="Export check JSON.")] = Path("artifacts/metrics/export.json"),
+    params_file: ParamsFile = Path("params.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Export to ONNX and check it with onnx.checker and onnxruntime against the NumPy model."""
+    from .export import export as export_fn
+
+    def go():
+        prm = _section("export", params_file, overrides)
+        r = export_fn(model_dir, data, eval_metrics, out, metrics, opset=prm["opset"], tolerance=prm["tolerance"])
+        _say(f"exported to {out}: onnxruntime agrees on {r['images']} images, max |diff| {r['max_abs_diff']:.2e}")
+
+    run(go)
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="PNG or JPEG images, or .npz files of (N, H, W) images.")],
+    model: Annotated[Path, typer.Option(help="Exported model folder (export's output).")] = Path("artifacts/export"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of one line per image.")] = False,
+) -> None:
+    """Classify real images: one line per image (file, digit, probability)."""
+    from .predict import format_json, format_lines, predict as predict_fn
+
+    def go():
+        results = predict_fn(paths, model)
+        sys.stdout.write(format_json(results) if as_json else format_lines(results))
+
+    run(go)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

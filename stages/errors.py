@@ -1,0 +1,21 @@
+"""The one error type every stage raises for bad input; the CLI turns it into one line and exit 1."""
+
+
+class ScratchnetError(Exception):
+    """A problem the user can fix: bad data, bad params, a missing or corrupt file."""
+
+
+class DataError(ScratchnetError):
+    """A dataset file is missing, corrupt or inconsistent."""
+
+
+class ParamsError(ScratchnetError):
+    """A value in params.yaml (or an override) is invalid."""
+
+
+class ModelFormatError(ScratchnetError):
+    """A saved model does not match its manifest or cannot be read safely."""
+
+
+class ImageError(ScratchnetError):
+    """An input image for predict cannot be used."""

@@ -1,0 +1,57 @@
+"""evaluate: test-split metrics, per-class precision/recall/F1, the confusion matrix and PNG plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from . import atomic, nn, plots
+from .nn import serialize
+from .preprocess import load_split
+
+
+def read_history(path: Path | str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f, delimiter="\t")]
+
+
+def evaluate(model_dir: Path | str, data_dir: Path | str, history_path: Path | str, metrics_path: Path | str,
+             plots_dir: Path | str, *, worst_images: int = 25, batch_size: int = 1000) -> dict:
+    """Score the trained model on the test split and write metrics, confusion data and PNGs."""
+    model, manifest = serialize.load(model_dir)
+    test = load_split(Path(data_dir) / "test.npz")
+    x, labels = test["x"][:, None], test["labels"]
+    if x.shape[1:] != tuple(manifest["input_shape"]):
+        raise nn.SpecError(f"test images are {x.shape[1:]} but the model takes {tuple(manifest['input_shape'])}")
+    logits = model.predict_logits(x, batch_size)
+    loss, _ = nn.softmax_cross_entropy(logits, labels)
+    probs = nn.softmax(logits)
+    predicted = probs.argmax(1)
+    classes = manifest["classes"]
+    ids = list(range(len(classes)))
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=ids, zero_division=0)
+    metrics = {
+        "accuracy": float((predicted == labels).mean()),
+        "loss": float(loss),
+        "macro_f1": float(f1.mean()),
+        "per_class": {str(c): {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                      for c, p, r, f, s in zip(classes, precision, recall, f1, support)},
+    }
+    atomic.write_json(metrics_path, metrics)
+
+    plots_dir = Path(plots_dir)
+    buf = io.StringIO()
+    buf.write("actual,predicted\n")
+    buf.writelines(f"{classes[a]},{classes[p]}\n" for a, p in zip(labels, predicted))
+    atomic.write_text(plots_dir / "confusion.csv", buf.getvalue())
+    plots.confusion_png(confusion_matrix(labels, predicted, labels=ids), classes, plots_dir / "confusion.png")
+    plots.curves_png(read_history(history_path), plots_dir / "curves.png")
+    wrong = np.flatnonzero(predicted != labels)
+    worst = wrong[np.argsort(probs[wrong, labels[wrong]], kind="stable")][:worst_images]
+    plots.worst_png(test["x"][worst], [classes[i] for i in labels[worst]], [classes[i] for i in predicted[worst]],
+                    probs[worst, predicted[worst]], plots_dir / "worst.png")
+    return metrics

@@ -1,0 +1,139 @@
+"""export: the trained model as ONNX (checked with onnx.checker and onnxruntime), plus our own format
+and a model card, in artifacts/export/.
+
+ONNX graph: input `image` float32 (N, 1, H, W) in [0, 1]; output `probabilities` (N, classes).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from . import atomic, nn
+from .errors import ScratchnetError
+from .nn import serialize
+from .preprocess import load_split
+
+
+class ExportError(ScratchnetError):
+    """The exported model does not reproduce the NumPy model."""
+
+
+def to_onnx(model: nn.Sequential, opset: int = 13):
+    """Translate a Sequential into an onnx.ModelProto."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits, x = [], [], "image"
+    for i, layer in enumerate(model.layers):
+        out = f"l{i}_{layer.kind}"
+        p = {k: numpy_helper.from_array(v.astype(np.float32), f"{i}.{k}") for k, v in layer.params.items()}
+        inits.extend(p.values())
+        if isinstance(layer, nn.Dense):
+            nodes.append(helper.make_node("Gemm", [x, f"{i}.W", f"{i}.b"], [out]))
+        elif isinstance(layer, nn.Conv2D):
+            nodes.append(helper.make_node("Conv", [x, f"{i}.W", f"{i}.b"], [out], kernel_shape=[layer.k, layer.k],
+                                          strides=[layer.stride] * 2, pads=[layer.pad] * 4))
+        elif isinstance(layer, nn.MaxPool2D):
+            nodes.append(helper.make_node("MaxPool", [x], [out], kernel_shape=[layer.size] * 2,
+                                          strides=[layer.stride] * 2))
+        elif isinstance(layer, nn.Flatten):
+            nodes.append(helper.make_node("Flatten", [x], [out], axis=1))
+        elif isinstance(layer, (nn.ReLU, nn.Sigmoid, nn.Softmax)):
+            op = {"relu": "Relu", "sigmoid": "Sigmoid", "softmax": "Softmax"}[layer.kind]
+            nodes.append(helper.make_node(op, [x], [out], **({"axis": -1} if op == "Softmax" else {})))
+        elif isinstance(layer, nn.Dropout):
+            continue  # identity at inference
+        else:
+            raise ExportError(f"no ONNX translation for layer {layer.kind}")
+        x = out
+    nodes.append(helper.make_node("Softmax", [x], ["probabilities"], axis=1))
+    n_classes = model.layers[-1].out_shape((model.layers[-1].params["W"].shape[0],))[0] \
+        if isinstance(model.layers[-1], nn.Dense) else None
+    graph = helper.make_graph(
+        nodes, "scratchnet",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", *model.input_shape])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_classes])],
+        inits,
+    )
+    proto = helper.make_model(graph, producer_name="scratchnet", opset_imports=[helper.make_opsetid("", opset)])
+    proto.ir_version = min(proto.ir_version, 8)  # readable by older onnxruntime releases too
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def verify(onnx_bytes: bytes, model: nn.Sequential, x: np.ndarray, tolerance: float) -> dict:
+    """Run onnxruntime on x (N, 1, H, W) and compare with the NumPy model: argmax and max |diff|."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    ours = nn.softmax(model.predict_logits(x))
+    theirs = np.concatenate([session.run(["probabilities"], {"image": x[i:i + 1000]})[0] for i in range(0, len(x), 1000)])
+    result = {"images": int(len(x)), "argmax_agreement": float((ours.argmax(1) == theirs.argmax(1)).mean()),
+              "max_abs_diff": float(np.abs(ours - theirs).max()), "tolerance": tolerance}
+    if result["argmax_agreement"] < 1 or result["max_abs_diff"] > tolerance:
+        raise ExportError(f"onnxruntime disagrees with the NumPy model: {result}")
+    return result
+
+
+MODEL_CARD = """# scratchnet model card
+
+- **Architecture** ({params:,} parameters, input {input_shape}, {n_classes} classes):
+{layers}
+- **Training recipe**: {recipe}
+- **Data**: {dataset}; pixels scaled to [0, 1] (pixel / 255), white ink on black, images (N, 1, H, W).
+- **Test metrics**: accuracy {accuracy:.4f}, loss {loss:.4f}.
+- **ONNX check**: onnxruntime matched on {images} test images, max |p - p'| = {max_abs_diff:.2e}.
+
+## Load it without scratchnet
+
+With onnxruntime:
+
+```python
+import numpy as np, onnxruntime as ort
+session = ort.InferenceSession("model.onnx")
+probabilities = session.run(["probabilities"], {{"image": images.astype(np.float32)}})[0]
+```
+
+With NumPy alone, `model.npz` holds each layer's arrays by qualified name (`"1.W"` is the weight of
+layer 1: dense weights are (in, out), conv weights (out, in, kh, kw)), and `model.json` lists the
+layers in order:
+
+```python
+import json, numpy as np
+arch = json.load(open("model.json"))["architecture"]
+weights = np.load("model.npz", allow_pickle=False)
+```
+"""
+
+
+def export(model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, out_dir: Path | str,
+           metrics_path: Path | str, *, opset: int = 13, tolerance: float = 1e-5) -> dict:
+    """Export the trained model to `out_dir`; verify it on the test split; return the check result."""
+    import json
+
+    model_dir = Path(model_dir)
+    model, manifest = serialize.load(model_dir)
+    test = load_split(Path(data_dir) / "test.npz")
+    try:
+        proto = to_onnx(model, opset)
+    except ImportError as e:  # pragma: no cover
+        raise ExportError(f"onnx is not installed ({e})") from None
+    onnx_bytes = proto.SerializeToString()
+    result = {"opset": opset, **verify(onnx_bytes, model, test["x"][:, None], tolerance)}
+    evaluation = json.loads(Path(eval_path).read_text()) if Path(eval_path).is_file() else {}
+    card = MODEL_CARD.format(
+        params=model.num_parameters(), input_shape=tuple(model.input_shape), n_classes=len(manifest["classes"]),
+        layers="\n".join(f"  {i}. {c}" for i, c in enumerate(manifest["architecture"])),
+        recipe=manifest.get("recipe", {}), dataset=f"{len(test['x'])} test images of {test['x'].shape[1:]}",
+        accuracy=evaluation.get("accuracy", float("nan")), loss=evaluation.get("loss", float("nan")), **result,
+    )
+    with atomic.atomic_dir(out_dir) as tmp:
+        (tmp / "model.onnx").write_bytes(onnx_bytes)
+        for name in (serialize.ARRAYS, serialize.MANIFEST):
+            shutil.copyfile(model_dir / name, tmp / name)
+        (tmp / "model-card.md").write_text(card, encoding="utf-8")
+    atomic.write_json(metrics_path, result)
+    return result

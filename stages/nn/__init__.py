@@ -1,0 +1,13 @@
+"""A small neural-network library in NumPy alone."""
+
+from .conv import Conv2D, MaxPool2D
+from .layers import Dense, Dropout, Flatten, Layer, ReLU, Sigmoid, Softmax
+from .loss import accuracy, softmax, softmax_cross_entropy
+from .model import PRESETS, Sequential, SpecError, build
+from .optim import SGD, Adam, clip_global_norm, clip_values, schedule
+
+__all__ = [
+    "Adam", "Conv2D", "Dense", "Dropout", "Flatten", "Layer", "MaxPool2D", "PRESETS", "ReLU", "SGD",
+    "Sequential", "Sigmoid", "Softmax", "SpecError", "accuracy", "build", "clip_global_norm",
+    "clip_values", "schedule", "softmax", "softmax_cross_entropy",
+]

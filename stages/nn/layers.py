@@ -1,0 +1,152 @@
+"""Layers with the CS231n contract: forward(x, *, train) caches what backward(dy) -> dx needs.
+
+Parameters and their gradients live in `params` and `grads`, two dicts with the same keys; backward
+fills `grads` and never touches `params`. Per-sample shapes exclude the batch axis N.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .init import initialise
+
+
+class Layer:
+    """Base: a layer with no parameters that maps per-sample `in_shape` to `out_shape`."""
+
+    kind = "layer"
+
+    def __init__(self):
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.input_grad = True  # Sequential turns this off for the first layer: nobody reads dx there
+
+    def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return in_shape
+
+    def config(self) -> dict:
+        return {"type": self.kind}
+
+    def _alloc_grads(self) -> None:
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+
+class Dense(Layer):
+    """y = x @ W + b. x (N, in), W (in, out), b (out,), y (N, out)."""
+
+    kind = "dense"
+
+    def __init__(self, n_in: int, n_out: int, *, init: str = "he_normal",
+                 rng: np.random.Generator | None = None, dtype=np.float32):
+        super().__init__()
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.init = init
+        self.params = {"W": initialise(init, (n_in, n_out), rng, dtype), "b": np.zeros(n_out, dtype)}
+        self._alloc_grads()
+
+    def forward(self, x, *, train):
+        self.x = x
+        y = x @ self.params["W"]
+        y += self.params["b"]
+        return y
+
+    def backward(self, dy):
+        np.matmul(self.x.T, dy, out=self.grads["W"])
+        np.sum(dy, axis=0, out=self.grads["b"])
+        return dy @ self.params["W"].T if self.input_grad else None
+
+    def out_shape(self, in_shape):
+        if len(in_shape) != 1 or in_shape[0] != self.params["W"].shape[0]:
+            raise ValueError(f"dense expects input ({self.params['W'].shape[0]},), got {in_shape}")
+        return (self.params["W"].shape[1],)
+
+    def config(self):
+        return {"type": self.kind, "units": int(self.params["W"].shape[1]), "init": self.init}
+
+
+class ReLU(Layer):
+    kind = "relu"
+
+    def forward(self, x, *, train):
+        self.y = np.maximum(x, 0)
+        return self.y
+
+    def backward(self, dy):
+        return np.where(self.y > 0, dy, 0).astype(dy.dtype, copy=False)
+
+
+class Sigmoid(Layer):
+    """1 / (1 + exp(-x)), with x clipped to [-60, 60] so exp never overflows (even in float32)."""
+
+    kind = "sigmoid"
+
+    def forward(self, x, *, train):
+        self.y = 1 / (1 + np.exp(-np.clip(x, -60, 60)))
+        return self.y
+
+    def backward(self, dy):
+        return dy * self.y * (1 - self.y)
+
+
+class Softmax(Layer):
+    """Row-wise softmax over the last axis, for inference outputs; training uses the fused loss."""
+
+    kind = "softmax"
+
+    def forward(self, x, *, train):
+        z = np.exp(x - x.max(axis=-1, keepdims=True))
+        self.y = z / z.sum(axis=-1, keepdims=True)
+        return self.y
+
+    def backward(self, dy):
+        return self.y * (dy - (dy * self.y).sum(axis=-1, keepdims=True))
+
+
+class Dropout(Layer):
+    """Inverted dropout: zero each unit with probability `rate` and scale the rest, only in training."""
+
+    kind = "dropout"
+
+    def __init__(self, rate: float, *, rng: np.random.Generator | None = None):
+        super().__init__()
+        if not 0 <= rate < 1:
+            raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
+        self.rate = rate
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self.mask = None
+
+    def forward(self, x, *, train):
+        if not train or self.rate == 0:
+            self.mask = None
+            return x
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+        self.mask = keep.astype(x.dtype) * x.dtype.type(1 / (1 - self.rate))
+        return x * self.mask
+
+    def backward(self, dy):
+        return dy if self.mask is None else dy * self.mask
+
+    def config(self):
+        return {"type": self.kind, "rate": self.rate}
+
+
+class Flatten(Layer):
+    """(N, *shape) -> (N, prod(shape))."""
+
+    kind = "flatten"
+
+    def forward(self, x, *, train):
+        self.shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dy):
+        return dy.reshape(self.shape)
+
+    def out_shape(self, in_shape):
+        return (int(np.prod(in_shape)),)

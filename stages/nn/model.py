@@ -1,0 +1,163 @@
+"""Sequential models built from layer specs, and the named presets (architecture + recipe)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .conv import Conv2D, MaxPool2D
+from .init import INITIALISERS
+from .layers import Dense, Dropout, Flatten, Layer, ReLU, Sigmoid, Softmax
+
+
+class SpecError(ValueError):
+    """A layer spec is malformed or the stack's shapes do not fit."""
+
+
+class Sequential:
+    """Layers applied in order. Input (N, C, H, W) or whatever the first layer takes."""
+
+    def __init__(self, layers: list[Layer], input_shape: tuple[int, ...]):
+        self.layers = layers
+        self.input_shape = tuple(input_shape)
+        if layers:
+            layers[0].input_grad = False
+
+    def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, train=train)
+        return x
+
+    def backward(self, dy: np.ndarray, *, clip_dz: float | None = None) -> None:
+        """Backpropagate dL/d(output); fills each layer's grads. clip_dz clips the signal between layers."""
+        for layer in reversed(self.layers):
+            if clip_dz is not None:
+                dy = np.clip(dy, -clip_dz, clip_dz)
+            dy = layer.backward(dy)
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+
+    def config(self) -> list[dict]:
+        return [layer.config() for layer in self.layers]
+
+    def num_parameters(self) -> int:
+        return int(sum(p.size for p in self.parameters().values()))
+
+    def predict_logits(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+
+
+def _int(spec: dict, key: str, default: Any = None, low: int = 1) -> int:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise SpecError(f"{key}: expected an integer >= {low}, got {value!r}")
+    return value
+
+
+def _init(spec: dict) -> str:
+    name = spec.get("init", "he_normal")
+    if name not in INITIALISERS:
+        raise SpecError(f"init: got {name!r}, allowed: {', '.join(INITIALISERS)}")
+    return name
+
+
+LAYER_KEYS = {
+    "dense": {"units", "init"},
+    "conv2d": {"filters", "kernel", "stride", "padding", "init"},
+    "maxpool2d": {"size", "stride"},
+    "dropout": {"rate"},
+    "flatten": set(), "relu": set(), "sigmoid": set(), "softmax": set(),
+}
+
+
+def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.Generator, dtype) -> Layer:
+    kind = spec.get("type")
+    if kind not in LAYER_KEYS:
+        raise SpecError(f"type: got {kind!r}, allowed: {', '.join(LAYER_KEYS)}")
+    unknown = set(spec) - LAYER_KEYS[kind] - {"type"}
+    if unknown:
+        raise SpecError(f"{sorted(unknown)[0]}: unknown key for {kind}; allowed: {', '.join(sorted(LAYER_KEYS[kind])) or 'none'}")
+    if kind == "dense":
+        if len(shape) != 1:
+            raise SpecError(f"dense needs a flat input but gets {shape}: put a flatten layer before it")
+        units = num_classes if spec.get("units") == "classes" else _int(spec, "units")
+        return Dense(shape[0], units, init=_init(spec), rng=rng, dtype=dtype)
+    if kind == "conv2d":
+        if len(shape) != 3:
+            raise SpecError(f"conv2d needs a (C, H, W) input but gets {shape}")
+        return Conv2D(shape[0], _int(spec, "filters"), _int(spec, "kernel", 3), stride=_int(spec, "stride", 1),
+                      padding=_int(spec, "padding", 0, low=0), init=_init(spec), rng=rng, dtype=dtype)
+    if kind == "maxpool2d":
+        if len(shape) != 3:
+            raise SpecError(f"maxpool2d needs a (C, H, W) input but gets {shape}")
+        size = _int(spec, "size", 2)
+        return MaxPool2D(size, _int(spec, "stride", size))
+    if kind == "dropout":
+        rate = spec.get("rate", 0.5)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+            raise SpecError(f"rate: expected a number in [0, 1), got {rate!r}")
+        return Dropout(float(rate), rng=rng)
+    return {"flatten": Flatten, "relu": ReLU, "sigmoid": Sigmoid, "softmax": Softmax}[kind]()
+
+
+def build(specs: list[dict], input_shape: tuple[int, ...], num_classes: int,
+          rng: np.random.Generator, dtype=np.float32) -> Sequential:
+    """Build a model for per-sample `input_shape` (C, H, W) whose output is (num_classes,) logits."""
+    if not isinstance(specs, list) or not specs:
+        raise SpecError("layers: expected a non-empty list of layer specs")
+    layers, shape = [], tuple(input_shape)
+    for i, spec in enumerate(specs):
+        if not isinstance(spec, dict):
+            raise SpecError(f"layers[{i}]: expected a mapping like {{type: dense, units: 64}}, got {spec!r}")
+        try:
+            layer = _make(spec, shape, num_classes, rng, dtype)
+            shape = layer.out_shape(shape)
+        except (SpecError, ValueError) as e:
+            raise SpecError(f"layers[{i}] ({spec.get('type')}): {e}") from None
+        layers.append(layer)
+    if shape != (num_classes,):
+        raise SpecError(f"layers: the stack outputs {shape} but the data has {num_classes} classes; "
+                        "end with {type: dense, units: classes}")
+    return Sequential(layers, input_shape)
+
+
+MLP_LAYERS = [
+    {"type": "flatten"},
+    {"type": "dense", "units": 128}, {"type": "relu"},
+    {"type": "dense", "units": 64}, {"type": "relu"},
+    {"type": "dense", "units": "classes"},
+]
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The original project's recipe, exactly: plain SGD, lr 0.01 x0.95 per epoch, value clipping.
+    "seed-mlp": {
+        "layers": MLP_LAYERS, "epochs": 30, "batch_size": 128, "optimizer": "sgd", "lr": 0.01,
+        "momentum": 0.0, "weight_decay": 0.0, "schedule": "exponential", "lr_decay": 0.95, "step_size": 10,
+        "clip_dz": 10.0, "clip_value": 5.0, "clip_norm": None, "augment_shift": 0,
+    },
+    # The same 784-128-64-10 shape with a better recipe.
+    "mlp": {
+        "layers": MLP_LAYERS, "epochs": 30, "batch_size": 128, "optimizer": "nesterov", "lr": 0.05,
+        "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine", "lr_decay": 0.95, "step_size": 10,
+        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 0,
+    },
+    "cnn": {
+        "layers": [
+            {"type": "conv2d", "filters": 32, "kernel": 3, "padding": 1}, {"type": "relu"},
+            {"type": "maxpool2d", "size": 2},
+            {"type": "conv2d", "filters": 64, "kernel": 3, "padding": 1}, {"type": "relu"},
+            {"type": "maxpool2d", "size": 2},
+            {"type": "flatten"},
+            {"type": "dense", "units": 128}, {"type": "relu"}, {"type": "dropout", "rate": 0.3},
+            {"type": "dense", "units": "classes"},
+        ],
+        "epochs": 12, "batch_size": 128, "optimizer": "adam", "lr": 0.002, "momentum": 0.9,
+        "weight_decay": 0.0, "schedule": "cosine", "lr_decay": 0.95, "step_size": 10,
+        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 0,
+    },
+}

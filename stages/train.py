@@ -1,0 +1,182 @@
+"""train: fit a preset or custom model on the prepared splits, keep the best weights by val accuracy.
+
+Writes artifacts/model/ (model.npz + model.json), the per-epoch history (a DVC plot), a train
+metrics JSON (deterministic for a given seed) and a timing JSON (wall-clock, naturally not).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from . import atomic, nn
+from .errors import ParamsError, ScratchnetError
+from .nn import serialize
+from .preprocess import load_split
+
+RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
+               "lr_decay", "step_size", "clip_dz", "clip_value", "clip_norm", "augment_shift")
+
+
+class TrainingDiverged(ScratchnetError):
+    """The loss became NaN or infinite."""
+
+
+def resolve_recipe(params: dict[str, Any]) -> dict[str, Any]:
+    """The preset's recipe with every non-null key of `params` (the train section) laid over it."""
+    model = params["model"]
+    if model == "custom":
+        if not params.get("layers"):
+            raise ParamsError("train.layers: model custom needs a list of layer specs")
+        recipe = {**nn.PRESETS["mlp"], "layers": params["layers"]}
+    else:
+        if params.get("layers"):
+            raise ParamsError(f"train.layers: only used with model custom (model is {model})")
+        recipe = dict(nn.PRESETS[model])
+    recipe.update({k: params[k] for k in RECIPE_KEYS if params.get(k) is not None})
+    recipe.update(model=model, seed=params["seed"], early_stopping=params["early_stopping"])
+    return recipe
+
+
+def make_optimizer(recipe: dict) -> nn.optim.Optimizer:
+    kind, lr, wd = recipe["optimizer"], recipe["lr"], recipe["weight_decay"]
+    if kind == "adam":
+        return nn.Adam(lr, weight_decay=wd)
+    momentum = 0.0 if kind == "sgd" else recipe["momentum"]
+    return nn.SGD(lr, momentum=momentum, nesterov=kind == "nesterov", weight_decay=wd)
+
+
+def random_shift(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Shift each image of x (N, C, H, W) by up to max_shift pixels each way, filling with zeros."""
+    n, _, h, w = x.shape
+    k = max_shift
+    padded = np.pad(x, ((0, 0), (0, 0), (k, k), (k, k)))
+    views = sliding_window_view(padded, (h, w), axis=(2, 3))  # (N, C, 2k+1, 2k+1, H, W)
+    dy, dx = rng.integers(0, 2 * k + 1, size=(2, n))
+    return views[np.arange(n), :, dy, dx]
+
+
+def evaluate_split(model: nn.Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
+    """(mean loss, accuracy) of `model` on x (N, C, H, W) with one-hot y (N, K)."""
+    total_loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        logits = model.forward(x[i:i + batch_size])
+        loss, _ = nn.softmax_cross_entropy(logits, y[i:i + batch_size])
+        total_loss += loss * len(logits)
+        correct += int((logits.argmax(1) == y[i:i + batch_size].argmax(1)).sum())
+    return total_loss / len(x), correct / len(x)
+
+
+def _bar(total: int, epoch: int, epochs: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
+                disable=not sys.stderr.isatty())
+
+
+def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.random.Generator,
+        log=print) -> tuple[list[dict], int]:
+    """Train in place; restore the best weights by val accuracy. Returns (history, best epoch)."""
+    x, y = train["x"][:, None], train["y"]
+    xv, yv = val["x"][:, None], val["y"]
+    opt = make_optimizer(recipe)
+    lr_at = nn.schedule(recipe["schedule"], recipe["lr"], epochs=recipe["epochs"],
+                        decay=recipe["lr_decay"], step_size=recipe["step_size"])
+    shuffle_rng, augment_rng = rng.spawn(2)
+    params, grads = model.parameters(), model.gradients()
+    bs, shift = recipe["batch_size"], recipe["augment_shift"]
+    history, best, best_acc, stale = [], 0, -1.0, 0
+    best_params = {k: v.copy() for k, v in params.items()}
+    for epoch in range(1, recipe["epochs"] + 1):
+        opt.lr = lr_at(epoch - 1)
+        start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
+        order = shuffle_rng.permutation(len(x))
+        with _bar(len(x), epoch, recipe["epochs"]) as bar:
+            for b, i in enumerate(range(0, len(x), bs), start=1):
+                idx = order[i:i + bs]
+                xb, yb = x[idx], y[idx]
+                if shift:
+                    xb = random_shift(xb, shift, augment_rng)
+                logits = model.forward(xb, train=True)
+                loss, dlogits = nn.softmax_cross_entropy(logits, yb)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(f"loss became {loss} at epoch {epoch}, batch {b}: lower train.lr or enable clipping")
+                model.backward(dlogits, clip_dz=recipe["clip_dz"])
+                if recipe["clip_value"] is not None:
+                    nn.clip_values(grads, recipe["clip_value"])
+                if recipe["clip_norm"] is not None:
+                    nn.clip_global_norm(grads, recipe["clip_norm"])
+                opt.step(params, grads)
+                seen += len(idx)
+                loss_sum += loss * len(idx)
+                correct += int((logits.argmax(1) == yb.argmax(1)).sum())
+                bar.update(len(idx))
+                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.4f}",
+                                rate=f"{seen / (time.perf_counter() - start):.0f}/s", refresh=False)
+        seconds = time.perf_counter() - start
+        val_loss, val_acc = evaluate_split(model, xv, yv) if len(xv) else (float("nan"), float("nan"))
+        row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+               "val_loss": val_loss, "val_accuracy": val_acc, "lr": opt.lr, "seconds": seconds}
+        history.append(row)
+        log(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  acc {row['train_accuracy']:.4f}  "
+            f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {opt.lr:.5f}  {seconds:.1f}s")
+        score = val_acc if len(xv) else -row["train_loss"]
+        if score > best_acc:
+            best, best_acc, stale = epoch, score, 0
+            for k, v in params.items():
+                best_params[k][...] = v
+        else:
+            stale += 1
+            if recipe["early_stopping"] and stale >= recipe["early_stopping"]:
+                log(f"early stopping: no val improvement for {stale} epochs")
+                break
+    for k, v in params.items():
+        v[...] = best_params[k]
+    return history, best
+
+
+def _history_tsv(history: list[dict]) -> str:
+    cols = list(history[0])
+    lines = ["\t".join(cols)]
+    for row in history:
+        lines.append("\t".join(str(row[c]) if isinstance(row[c], int) else f"{row[c]:.6g}" for c in cols))
+    return "\n".join(lines) + "\n"
+
+
+def train(params: dict[str, Any], data_dir: Path | str, model_dir: Path | str, metrics_path: Path | str,
+          timing_path: Path | str, history_path: Path | str, log=print) -> dict:
+    """Run the train stage; return the train metrics."""
+    recipe = resolve_recipe(params)
+    data_dir = Path(data_dir)
+    train_split, val_split = load_split(data_dir / "train.npz"), load_split(data_dir / "val.npz")
+    n_classes = train_split["y"].shape[1]
+    input_shape = (1, *train_split["x"].shape[1:])
+    init_rng, fit_rng = np.random.default_rng(recipe["seed"]).spawn(2)
+    try:
+        model = nn.build(recipe["layers"], input_shape, n_classes, init_rng)
+    except nn.SpecError as e:
+        raise ParamsError(f"train.{e}" if str(e).startswith("layers") else f"train.layers: {e}") from None
+    log(f"model {recipe['model']}: {model.num_parameters():,} parameters, input {input_shape}, {n_classes} classes")
+    start = time.perf_counter()
+    history, best = fit(model, recipe, train_split, val_split, fit_rng, log=log)
+    seconds = time.perf_counter() - start
+    best_row = history[best - 1]
+    metrics = {
+        "model": recipe["model"], "best_epoch": best, "epochs_run": len(history),
+        "val_accuracy": best_row["val_accuracy"], "val_loss": best_row["val_loss"],
+        "train_accuracy": best_row["train_accuracy"], "parameters": model.num_parameters(),
+    }
+    serialize.save(model, model_dir, classes=list(range(n_classes)),
+                   preprocessing={"scale": "pixel / 255", "layout": "N, 1, H, W", "background": "black, ink white"},
+                   extra={"recipe": {k: v for k, v in recipe.items() if k != "layers"}})
+    atomic.write_json(metrics_path, metrics)
+    atomic.write_json(timing_path, {"train_seconds": round(seconds, 3),
+                                    "samples_per_second": round(sum(len(train_split["x"]) for _ in history) / seconds, 1)})
+    atomic.write_text(history_path, _history_tsv(history))
+    return metrics

@@ -1,0 +1,120 @@
+"""The CLI through typer's CliRunner: help texts, a run by hand, one-line errors with exit 1."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from stages.cli import app
+from stages.fetch import FILES
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def params(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"fetch": {"dataset": "idx"}, "preprocess": {"val_size": 10},
+                                    "train": {"epochs": 3, "batch_size": 16}}))
+    return path
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def error_line(result):
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: ")
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_help_lists_every_stage():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for stage in ("fetch", "preprocess", "train", "evaluate", "export", "predict"):
+        assert stage in result.output
+    for stage in ("fetch", "preprocess", "train", "evaluate", "export", "predict"):
+        assert invoke(stage, "--help").exit_code == 0
+
+
+def test_stages_by_hand(tiny_idx, params, tmp_path):
+    d = tmp_path
+    assert invoke("fetch", "--out", d / "raw", "--source", tiny_idx, "-p", params).exit_code == 0
+    assert invoke("preprocess", "--raw", d / "raw", "--out", d / "prep", "-p", params).exit_code == 0
+    r = invoke("train", "--data", d / "prep", "--model-dir", d / "model", "--metrics", d / "train.json",
+               "--timing", d / "timing.json", "--history", d / "hist.tsv", "-p", params, "--set", "lr=0.05")
+    assert r.exit_code == 0, r.output
+    assert json.loads((d / "train.json").read_text())["epochs_run"] == 3
+    r = invoke("evaluate", "--model-dir", d / "model", "--data", d / "prep", "--history", d / "hist.tsv",
+               "--metrics", d / "eval.json", "--plots", d / "plots", "-p", params)
+    assert r.exit_code == 0, r.output
+    r = invoke("export", "--model-dir", d / "model", "--data", d / "prep", "--eval", d / "eval.json",
+               "--out", d / "export", "--metrics", d / "export.json", "-p", params)
+    assert r.exit_code == 0, r.output
+    assert (d / "export" / "model.onnx").is_file()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: f.write_bytes(f.read_bytes()[:-5]), "truncated"),
+    (lambda f: f.write_bytes(b"\x00\x00\x0b\x03" + f.read_bytes()[4:]), "wrong magic number"),
+    (lambda f: f.unlink(), "missing train-images-idx3-ubyte"),
+])
+def test_bad_idx_file_one_line_nothing_left(tiny_idx, params, tmp_path, damage, message):
+    damage(tiny_idx / FILES[0])
+    result = invoke("fetch", "--out", tmp_path / "raw", "--source", tiny_idx, "-p", params)
+    assert result.exit_code == 1
+    assert message in error_line(result)
+    assert not (tmp_path / "raw").exists()
+
+
+def test_label_count_mismatch_one_line(tiny_idx, params, tmp_path):
+    labels = tiny_idx / FILES[1]
+    data = bytearray(labels.read_bytes())
+    data[4:8] = (59).to_bytes(4, "big")
+    labels.write_bytes(bytes(data[:-1]))
+    result = invoke("fetch", "--out", tmp_path / "raw", "--source", tiny_idx, "-p", params)
+    assert result.exit_code == 1
+    assert "60 images but 59 labels" in error_line(result)
+    assert not (tmp_path / "raw").exists()
+
+
+@pytest.mark.parametrize("override, message", [
+    ("lr=-1", "train.lr: got -1.0, expected float > 0.0"),
+    ("epochs=0", "train.epochs"),
+    ("batch_size=abc", "train.batch_size: got 'abc'"),
+    ("model=resnet", "allowed: seed-mlp, mlp, cnn, custom"),
+    ("optimizer=rmsprop", "allowed: sgd, momentum, nesterov, adam"),
+    ("colour=red", "train.colour: unknown key"),
+    ("layers=[{type: dense, units: 3}]", "train.layers"),
+])
+def test_bad_params_one_line(params, tmp_path, override, message):
+    result = invoke("train", "--data", tmp_path / "nowhere", "-p", params, "--set", override)
+    assert result.exit_code == 1
+    assert message in error_line(result)
+
+
+def test_bad_layer_stack_named(tiny_idx, params, tmp_path):
+    invoke("fetch", "--out", tmp_path / "raw", "--source", tiny_idx, "-p", params)
+    invoke("preprocess", "--raw", tmp_path / "raw", "--out", tmp_path / "prep", "-p", params)
+    result = invoke("train", "--data", tmp_path / "prep", "--model-dir", tmp_path / "m", "-p", params,
+                    "--set", "model=custom", "--set", "layers=[{type: dense, units: 3}]")
+    assert result.exit_code == 1
+    assert "train.layers[0] (dense): dense needs a flat input" in error_line(result)
+    assert not (tmp_path / "m").exists()
+
+
+def test_missing_input_hints_at_the_stage(params, tmp_path):
+    result = invoke("train", "--data", tmp_path / "nothing", "-p", params)
+    assert result.exit_code == 1
+    assert "run `scratchnet preprocess`" in error_line(result)
+    result = invoke("preprocess", "--raw", tmp_path / "nothing", "--out", tmp_path / "p", "-p", params)
+    assert "run `scratchnet fetch`" in error_line(result)
+
+
+def test_missing_params_file(tmp_path):
+    result = invoke("fetch", "-p", tmp_path / "none.yaml")
+    assert result.exit_code == 1 and "params file not found" in error_line(result)

@@ -1,0 +1,153 @@
+"""Numerical gradient checks (central differences, float64, tiny shapes): relative error < 1e-6."""
+
+import numpy as np
+import pytest
+
+from stages import nn
+from stages.nn.gradcheck import check_layer, numeric_grad, rel_error
+
+TOL = 1e-6
+
+
+def away_from_zero(rng, shape, margin=0.1):
+    """Normal samples pushed at least `margin` away from 0 (ReLU's kink)."""
+    x = rng.standard_normal(shape)
+    return np.where(x >= 0, x + margin, x - margin)
+
+
+def distinct(rng, shape):
+    """Values with no ties, spaced apart, so a max-pool's winner never flips under a 1e-5 nudge."""
+    return rng.permutation(np.prod(shape)).reshape(shape) * 0.01 + rng.uniform(0, 0.001, shape)
+
+
+CASES = {
+    "dense": lambda rng: (nn.Dense(5, 4, rng=rng, dtype=np.float64), rng.standard_normal((3, 5))),
+    "dense_xavier": lambda rng: (nn.Dense(3, 6, init="xavier_uniform", rng=rng, dtype=np.float64), rng.standard_normal((2, 3))),
+    "conv_3x3": lambda rng: (nn.Conv2D(2, 3, 3, rng=rng, dtype=np.float64), rng.standard_normal((2, 2, 5, 5))),
+    "conv_stride2_pad1": lambda rng: (nn.Conv2D(2, 3, 3, stride=2, padding=1, rng=rng, dtype=np.float64),
+                                      rng.standard_normal((2, 2, 7, 6))),
+    "conv_5x5_pad2": lambda rng: (nn.Conv2D(1, 2, 5, padding=2, rng=rng, dtype=np.float64), rng.standard_normal((2, 1, 6, 6))),
+    "conv_1x1": lambda rng: (nn.Conv2D(3, 2, 1, rng=rng, dtype=np.float64), rng.standard_normal((2, 3, 4, 4))),
+    "maxpool_2": lambda rng: (nn.MaxPool2D(2), distinct(rng, (2, 3, 4, 6))),
+    "maxpool_3_stride2": lambda rng: (nn.MaxPool2D(3, 2), distinct(rng, (2, 2, 7, 7))),
+    "maxpool_odd_input": lambda rng: (nn.MaxPool2D(2), distinct(rng, (1, 2, 5, 5))),
+    "flatten": lambda rng: (nn.Flatten(), rng.standard_normal((2, 3, 2, 2))),
+    "relu": lambda rng: (nn.ReLU(), away_from_zero(rng, (4, 7))),
+    "sigmoid": lambda rng: (nn.Sigmoid(), 3 * rng.standard_normal((4, 7))),
+    "softmax": lambda rng: (nn.Softmax(), rng.standard_normal((4, 7))),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_layer_gradients(name):
+    rng = np.random.default_rng(42)
+    layer, x = CASES[name](rng)
+    errors = check_layer(layer, x, rng)
+    assert set(errors) == {"x", *layer.params}
+    assert max(errors.values()) < TOL, errors
+
+
+def test_dropout_gradient_uses_the_forward_mask():
+    rng = np.random.default_rng(0)
+    layer = nn.Dropout(0.4, rng=np.random.default_rng(1))
+    x = rng.standard_normal((50, 20))
+    y = layer.forward(x, train=True)
+    mask = layer.mask
+    assert set(np.unique(mask)) <= {0.0, 1 / 0.6} and 0.3 < (mask == 0).mean() < 0.5
+    r = rng.standard_normal(y.shape)
+    num = numeric_grad(lambda: float((x * mask * r).sum()), x)
+    assert rel_error(layer.backward(r), num) < TOL
+    assert layer.forward(x, train=False) is x  # identity at inference
+
+
+@pytest.mark.parametrize("targets", ["one_hot", "indices"])
+def test_softmax_cross_entropy_gradient(targets):
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal((5, 4)) * 3
+    labels = rng.integers(0, 4, 5)
+    t = np.eye(4)[labels] if targets == "one_hot" else labels
+    loss, grad = nn.softmax_cross_entropy(logits, t)
+    num = numeric_grad(lambda: nn.softmax_cross_entropy(logits, t)[0], logits)
+    assert rel_error(grad, num) < TOL
+    expected = -np.mean(np.log(np.exp(logits)[np.arange(5), labels] / np.exp(logits).sum(1)))
+    assert loss == pytest.approx(expected, rel=1e-12)
+
+
+def test_loss_is_stable_for_huge_logits():
+    logits = np.array([[1000.0, -1000.0, 0.0]], dtype=np.float32)
+    loss, grad = nn.softmax_cross_entropy(logits, np.array([1]))
+    assert np.isfinite(loss) and loss == pytest.approx(2000.0) and np.isfinite(grad).all()
+
+
+def test_whole_small_cnn():
+    """Every parameter and the input of a conv-pool-conv-dense stack, through the fused loss."""
+    rng = np.random.default_rng(7)
+    specs = [
+        {"type": "conv2d", "filters": 3, "kernel": 3, "padding": 1}, {"type": "sigmoid"},
+        {"type": "maxpool2d", "size": 2},
+        {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2, "padding": 1}, {"type": "sigmoid"},
+        {"type": "flatten"}, {"type": "dense", "units": 5}, {"type": "relu"},
+        {"type": "dense", "units": "classes"},
+    ]
+    model = nn.build(specs, (2, 6, 6), 3, rng, dtype=np.float64)
+    model.layers[0].input_grad = True
+    x, y = rng.standard_normal((4, 2, 6, 6)), rng.integers(0, 3, 4)
+
+    def loss():
+        return nn.softmax_cross_entropy(model.forward(x), y)[0]
+
+    _, dlogits = nn.softmax_cross_entropy(model.forward(x), y)
+    dx = dlogits
+    for layer in reversed(model.layers):
+        dx = layer.backward(dx)
+    grads = {k: v.copy() for k, v in model.gradients().items()}
+    assert rel_error(dx, numeric_grad(loss, x)) < TOL
+    for name, p in model.parameters().items():
+        assert rel_error(grads[name], numeric_grad(loss, p)) < TOL, name
+
+
+class BrokenDense(nn.Dense):
+    """A plausible bug: the bias gradient forgets to sum over the batch and takes the mean."""
+
+    def backward(self, dy):
+        dx = super().backward(dy)
+        self.grads["b"][...] = dy.mean(axis=0)
+        return dx
+
+
+def test_a_wrong_gradient_is_caught():
+    rng = np.random.default_rng(0)
+    errors = check_layer(BrokenDense(4, 3, rng=rng, dtype=np.float64), rng.standard_normal((5, 4)), rng)
+    assert errors["W"] < TOL and errors["x"] < TOL
+    assert errors["b"] > 0.1
+
+
+LAYERS32 = {
+    "dense": lambda: nn.Dense(12, 4),
+    "conv": lambda: nn.Conv2D(3, 4, 3, stride=2, padding=1),
+    "maxpool": lambda: nn.MaxPool2D(2),
+    "flatten": lambda: nn.Flatten(),
+    "relu": lambda: nn.ReLU(),
+    "sigmoid": lambda: nn.Sigmoid(),
+    "softmax": lambda: nn.Softmax(),
+    "dropout": lambda: nn.Dropout(0.5),
+}
+
+
+@pytest.mark.parametrize("name", list(LAYERS32))
+def test_float32_in_float32_out(name):
+    layer = LAYERS32[name]()
+    x = np.random.default_rng(0).standard_normal((4, 12) if name == "dense" else (4, 3, 4, 4)).astype(np.float32)
+    if name in ("relu", "sigmoid", "softmax", "dropout"):
+        x = x.reshape(4, -1)
+    y = layer.forward(x, train=True)
+    dx = layer.backward(np.ones_like(y))
+    assert y.dtype == np.float32 and dx.dtype == np.float32
+    assert all(g.dtype == np.float32 for g in layer.grads.values())
+    assert all(p.dtype == np.float32 for p in layer.params.values())
+
+
+def test_loss_keeps_float32():
+    logits = np.random.default_rng(0).standard_normal((8, 10)).astype(np.float32)
+    _, grad = nn.softmax_cross_entropy(logits, np.eye(10, dtype=np.float32)[np.arange(8)])
+    assert grad.dtype == np.float32

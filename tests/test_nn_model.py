@@ -1,0 +1,160 @@
+import json
+import pickle
+import zipfile
+
+import numpy as np
+import pytest
+
+from stages import nn
+from stages.errors import ModelFormatError
+from stages.nn import serialize
+from stages.train import fit
+
+SMALL_CNN = [
+    {"type": "conv2d", "filters": 4, "kernel": 3, "padding": 1}, {"type": "relu"},
+    {"type": "maxpool2d", "size": 2}, {"type": "flatten"},
+    {"type": "dense", "units": 16}, {"type": "relu"}, {"type": "dropout", "rate": 0.1},
+    {"type": "dense", "units": "classes"},
+]
+
+
+def random_problem(n=32, classes=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 8, 8), dtype=np.float32)
+    labels = np.arange(n) % classes
+    return {"x": x, "y": np.eye(classes, dtype=np.float32)[labels], "labels": labels}
+
+
+RECIPE = {**nn.PRESETS["mlp"], "layers": SMALL_CNN, "epochs": 60, "batch_size": 8, "optimizer": "adam",
+          "lr": 0.01, "schedule": "constant", "weight_decay": 0.0, "early_stopping": 0}
+
+
+def train_small(seed=0):
+    data = random_problem()
+    model = nn.build(SMALL_CNN, (1, 8, 8), 4, np.random.default_rng(seed))
+    history, _ = fit(model, RECIPE, data, data, np.random.default_rng(seed), log=lambda *_: None)
+    return model, history, data
+
+
+def test_overfits_32_samples_and_is_bit_reproducible():
+    model, history, data = train_small()
+    assert nn.accuracy(model.forward(data["x"][:, None]), data["labels"]) == 1.0
+    again, history2, _ = train_small()
+    for (k, a), b in zip(model.parameters().items(), again.parameters().values()):
+        assert a.tobytes() == b.tobytes(), k
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]
+    assert strip(history) == strip(history2)
+    other, _, _ = train_small(seed=1)
+    assert model.parameters()["0.W"].tobytes() != other.parameters()["0.W"].tobytes()
+
+
+def test_build_checks_shapes():
+    with pytest.raises(nn.SpecError, match="flatten"):
+        nn.build([{"type": "dense", "units": 3}], (1, 4, 4), 3, np.random.default_rng(0))
+    with pytest.raises(nn.SpecError, match="outputs \\(5,\\)"):
+        nn.build([{"type": "flatten"}, {"type": "dense", "units": 5}], (1, 4, 4), 3, np.random.default_rng(0))
+    with pytest.raises(nn.SpecError, match="does not fit"):
+        nn.build([{"type": "conv2d", "filters": 2, "kernel": 7}], (1, 4, 4), 3, np.random.default_rng(0))
+    with pytest.raises(nn.SpecError, match="allowed"):
+        nn.build([{"type": "lstm"}], (1, 4, 4), 3, np.random.default_rng(0))
+    with pytest.raises(nn.SpecError, match="unknown key"):
+        nn.build([{"type": "relu", "units": 3}], (1, 4, 4), 3, np.random.default_rng(0))
+
+
+def test_input_shape_is_inferred():
+    for size, classes in (((1, 8, 8), 10), ((1, 28, 28), 10), ((1, 12, 9), 3)):
+        model = nn.build(nn.PRESETS["cnn"]["layers"] if size[1] >= 12 else SMALL_CNN, size, classes, np.random.default_rng(0))
+        assert model.forward(np.zeros((2, *size), np.float32)).shape == (2, classes)
+
+
+def test_he_and_xavier_fans_for_conv():
+    rng = np.random.default_rng(0)
+    w = nn.init.initialise("he_normal", (64, 32, 3, 3), rng)
+    assert w.std() == pytest.approx(np.sqrt(2 / (32 * 9)), rel=0.02)
+    w = nn.init.initialise("xavier_uniform", (64, 32, 3, 3), rng)
+    assert np.abs(w).max() <= np.sqrt(6 / (32 * 9 + 64 * 9))
+    assert w.std() == pytest.approx(np.sqrt(2 / (32 * 9 + 64 * 9)), rel=0.02)
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model, _, data = train_small()
+    serialize.save(model, tmp_path / "m", classes=[0, 1, 2, 3])
+    return model, data, tmp_path / "m"
+
+
+def test_save_load_predict_identical(saved):
+    model, data, folder = saved
+    loaded, manifest = serialize.load(folder)
+    assert manifest["format_version"] == 1 and manifest["input_shape"] == [1, 8, 8]
+    x = data["x"][:, None]
+    assert model.forward(x).tobytes() == loaded.forward(x).tobytes()
+
+
+def _rewrite(folder, **arrays):
+    path = folder / "model.npz"
+    with np.load(path) as z:
+        current = dict(z)
+    current.update(arrays)
+    for k in [k for k, v in arrays.items() if v is None]:
+        del current[k]
+    np.savez(path, **current)
+
+
+def test_missing_array_refused(saved):
+    _, _, folder = saved
+    _rewrite(folder, **{"0.b": None})
+    with pytest.raises(ModelFormatError, match="missing \\['0.b'\\]"):
+        serialize.load(folder)
+
+
+def test_shape_mismatch_refused(saved):
+    _, _, folder = saved
+    _rewrite(folder, **{"0.W": np.zeros((4, 1, 5, 5), np.float32)})
+    with pytest.raises(ModelFormatError, match="0.W"):
+        serialize.load(folder)
+
+
+def test_manifest_architecture_mismatch_refused(saved):
+    _, _, folder = saved
+    manifest = json.loads((folder / "model.json").read_text())
+    manifest["architecture"][0]["filters"] = 5
+    (folder / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match="architecture needs"):
+        serialize.load(folder)
+
+
+def test_newer_format_refused(saved):
+    _, _, folder = saved
+    manifest = json.loads((folder / "model.json").read_text())
+    manifest["format_version"] = 99
+    (folder / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match="format version 99"):
+        serialize.load(folder)
+
+
+class Boom:
+    def __reduce__(self):
+        return (exec, ("raise SystemExit('pickle executed')",))
+
+
+def test_pickled_object_refused_not_executed(saved):
+    _, _, folder = saved
+    _rewrite(folder, **{"0.W": np.array([Boom()], dtype=object)})
+    with pytest.raises(ModelFormatError, match="pickle"):
+        serialize.load(folder)
+
+
+def test_truncated_file_refused(saved):
+    _, _, folder = saved
+    data = (folder / "model.npz").read_bytes()
+    (folder / "model.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFormatError, match="not a readable"):
+        serialize.load(folder)
+
+
+def test_saved_bytes_are_deterministic(saved, tmp_path):
+    model, _, folder = saved
+    serialize.save(model, tmp_path / "again", classes=[0, 1, 2, 3])
+    assert (folder / "model.npz").read_bytes() == (tmp_path / "again" / "model.npz").read_bytes()
+    assert zipfile.ZipFile(folder / "model.npz").namelist()[0].endswith(".npy")

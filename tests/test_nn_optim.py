@@ -1,0 +1,93 @@
+"""Each optimizer's first two steps and each schedule, against values worked out by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+from stages import nn
+
+
+def two_steps(opt, g1=0.5, g2=-1.0, p0=1.0):
+    p = {"0.W": np.array([p0])}
+    out = []
+    for g in (g1, g2):
+        opt.step(p, {"0.W": np.array([g])})
+        out.append(float(p["0.W"][0]))
+    return out
+
+
+def test_sgd():
+    # p1 = 1 - 0.1 * 0.5 = 0.95; p2 = 0.95 - 0.1 * (-1) = 1.05
+    assert two_steps(nn.SGD(0.1)) == pytest.approx([0.95, 1.05])
+
+
+def test_momentum():
+    # v1 = 0.5, p1 = 1 - 0.05 = 0.95; v2 = 0.9 * 0.5 - 1 = -0.55, p2 = 0.95 + 0.055 = 1.005
+    assert two_steps(nn.SGD(0.1, momentum=0.9)) == pytest.approx([0.95, 1.005])
+
+
+def test_nesterov():
+    # v1 = 0.5, p1 = 1 - 0.1 * (0.5 + 0.45) = 0.905
+    # v2 = -0.55, p2 = 0.905 - 0.1 * (-1 + 0.9 * -0.55) = 0.905 + 0.1495 = 1.0545
+    assert two_steps(nn.SGD(0.1, momentum=0.9, nesterov=True)) == pytest.approx([0.905, 1.0545])
+
+
+def test_adam():
+    # step 1: m = 0.05, v = 0.00025, m_hat = 0.5, v_hat = 0.25, p1 = 1 - 0.1 * 0.5 / 0.5 = 0.9
+    # step 2: m = 0.045 - 0.1 = -0.055, v = 0.00024975 + 0.001 = 0.00124975
+    #   m_hat = -0.055 / 0.19 = -0.2894737, v_hat = 0.00124975 / 0.001999 = 0.6251876
+    #   p2 = 0.9 + 0.1 * 0.2894737 / 0.7906883 = 0.9 + 0.1 * 0.3661034 = 0.9366103
+    assert two_steps(nn.Adam(0.1)) == pytest.approx([0.9, 0.9366103], abs=1e-7)
+
+
+def test_weight_decay_on_weights_not_biases():
+    opt = nn.SGD(0.1, weight_decay=0.5)
+    p = {"0.W": np.array([2.0]), "0.b": np.array([2.0])}
+    opt.step(p, {"0.W": np.array([0.0]), "0.b": np.array([0.0])})
+    assert p["0.W"][0] == pytest.approx(2 - 0.1 * 0.5 * 2) and p["0.b"][0] == 2.0
+
+
+def test_state_is_keyed_by_parameter_and_round_trips():
+    opt = nn.Adam(0.01)
+    p = {"0.W": np.ones(2), "2.W": np.ones(2)}
+    opt.step(p, {"0.W": np.array([1.0, 1.0]), "2.W": np.array([-1.0, 0.0])})
+    assert set(opt.state) == {"0.W.m", "0.W.v", "2.W.m", "2.W.v"}
+    assert not np.shares_memory(opt.state["0.W.m"], opt.state["2.W.m"])
+    clone = nn.Adam(0.01)
+    clone.load_state_dict(opt.state_dict())
+    q = {k: v.copy() for k, v in p.items()}
+    g = {"0.W": np.array([0.3, -0.2]), "2.W": np.array([0.1, 0.1])}
+    opt.step(p, g)
+    clone.step(q, g)
+    for k in p:
+        np.testing.assert_array_equal(p[k], q[k])
+
+
+def test_float32_parameters_stay_float32():
+    for opt in (nn.SGD(0.1, momentum=0.9, weight_decay=1e-4), nn.Adam(1e-3, weight_decay=1e-4)):
+        p = {"0.W": np.ones(3, np.float32)}
+        opt.step(p, {"0.W": np.ones(3, np.float32)})
+        assert p["0.W"].dtype == np.float32
+
+
+def test_schedules():
+    exp = nn.schedule("exponential", 0.01, epochs=10, decay=0.95)
+    assert [exp(e) for e in range(3)] == pytest.approx([0.01, 0.0095, 0.009025])
+    step = nn.schedule("step", 0.1, epochs=10, decay=0.5, step_size=2)
+    assert [step(e) for e in range(5)] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
+    cos = nn.schedule("cosine", 0.2, epochs=4)
+    assert [cos(e) for e in range(5)] == pytest.approx([0.2, 0.2 * (1 + math.sqrt(0.5)) / 2, 0.1, 0.2 * (1 - math.sqrt(0.5)) / 2, 0.0])
+    assert nn.schedule("constant", 0.3, epochs=4)(3) == 0.3
+
+
+def test_clipping():
+    g = {"a": np.array([3.0, -20.0]), "b": np.array([0.5])}
+    nn.clip_values(g, 5.0)
+    assert g["a"].tolist() == [3.0, -5.0]
+    g = {"a": np.array([3.0]), "b": np.array([4.0])}
+    assert nn.clip_global_norm(g, 1.0) == pytest.approx(5.0)
+    assert [g["a"][0], g["b"][0]] == pytest.approx([0.6, 0.8])
+    g = {"a": np.array([0.3])}
+    nn.clip_global_norm(g, 1.0)
+    assert g["a"][0] == 0.3
