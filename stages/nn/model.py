@@ -23,6 +23,9 @@ class Sequential:
         self.input_shape = tuple(input_shape)
         if layers:
             layers[0].input_grad = False
+        for before, layer in zip(layers, layers[1:]):
+            if isinstance(layer, ReLU) and isinstance(before, (Dense, Conv2D)):
+                layer.inplace = True
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         for layer in self.layers:

@@ -1,0 +1,238 @@
+"""Side-by-side training and inference benchmark: scratchnet's NumPy engine against PyTorch CPU.
+
+Same architectures, initial weights, batch size, dtype (float32), thread count and batches, in one
+process, alternating the engines round by round; medians over rounds. Run it with OpenBLAS free to
+pick its best kernel:
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py [--quick]
+
+The last line is machine-readable: `speedups: mlp_train=S mlp_infer=S cnn_train=S`, each S being
+PyTorch's time over scratchnet's for the same work (above 1: scratchnet is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stages import nn  # noqa: E402
+from stages.idx import read_idx  # noqa: E402
+
+SMALL_CNN = [
+    {"type": "conv2d", "filters": 16, "kernel": 3, "padding": 1}, {"type": "relu"}, {"type": "maxpool2d", "size": 2},
+    {"type": "conv2d", "filters": 32, "kernel": 3, "padding": 1}, {"type": "relu"}, {"type": "maxpool2d", "size": 2},
+    {"type": "flatten"}, {"type": "dense", "units": "classes"},
+]
+ARCHS = {"mlp": nn.PRESETS["seed-mlp"]["layers"], "cnn": nn.PRESETS["cnn"]["layers"], "small_cnn": SMALL_CNN}
+
+
+def load_mnist():
+    folder = Path(os.environ.get("SCRATCHNET_MNIST_DIR") or ROOT.parent / "shared" / "data" / "mnist")
+    def images(name):
+        return (read_idx(folder / f"{name}.gz").astype(np.float32) / 255)[:, None]
+    return (images("train-images-idx3-ubyte"), read_idx(folder / "train-labels-idx1-ubyte.gz").astype(np.int64),
+            images("t10k-images-idx3-ubyte"))
+
+
+def flops_per_sample(model: nn.Sequential) -> tuple[int, int]:
+    """(forward, training) multiply-add FLOPs per sample of the dense and conv layers."""
+    fwd = train = 0
+    shape = model.input_shape
+    for i, layer in enumerate(model.layers):
+        out = layer.out_shape(shape)
+        if isinstance(layer, (nn.Dense, nn.Conv2D)):
+            f = 2 * layer.params["W"].size * (out[1] * out[2] if isinstance(layer, nn.Conv2D) else 1)
+            fwd += f
+            train += f * (2 if i == 0 else 3)  # forward, dW, and dx except for the first layer
+        shape = out
+    return fwd, train
+
+
+def torch_model(model: nn.Sequential):
+    import torch
+
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, nn.Dense):
+            lin = torch.nn.Linear(*layer.params["W"].shape)
+            lin.weight.data = torch.from_numpy(layer.params["W"].T.copy())
+            lin.bias.data = torch.from_numpy(layer.params["b"].copy())
+            layers.append(lin)
+        elif isinstance(layer, nn.Conv2D):
+            conv = torch.nn.Conv2d(layer.params["W"].shape[1], layer.params["W"].shape[0], layer.k,
+                                   stride=layer.stride, padding=layer.pad)
+            conv.weight.data = torch.from_numpy(layer.params["W"].copy())
+            conv.bias.data = torch.from_numpy(layer.params["b"].copy())
+            layers.append(conv)
+        elif isinstance(layer, nn.MaxPool2D):
+            layers.append(torch.nn.MaxPool2d(layer.size, layer.stride))
+        elif isinstance(layer, nn.Dropout):
+            layers.append(torch.nn.Dropout(layer.rate))
+        else:
+            layers.append({"flatten": torch.nn.Flatten(), "relu": torch.nn.ReLU(), "sigmoid": torch.nn.Sigmoid()}[layer.kind])
+    return torch.nn.Sequential(*layers)
+
+
+class Ours:
+    def __init__(self, arch, seed=0):
+        self.model = nn.build(ARCHS[arch], (1, 28, 28), 10, np.random.default_rng(seed))
+        self.opt = nn.SGD(0.01, momentum=0.9)
+        self.params, self.grads = self.model.parameters(), self.model.gradients()
+
+    def epoch(self, x, y, batch, batches):
+        for b in range(batches):
+            i = (b * batch) % (len(x) - batch)
+            logits = self.model.forward(x[i:i + batch], train=True)
+            _, d = nn.softmax_cross_entropy(logits, y[i:i + batch])
+            self.model.backward(d)
+            self.opt.step(self.params, self.grads)
+
+    def infer(self, x, batch):
+        return [self.model.forward(x[i:i + batch]) for i in range(0, len(x), batch)]
+
+
+class Torch:
+    def __init__(self, arch, channels_last=False, seed=0):
+        import torch
+
+        self.torch = torch
+        self.model = torch_model(Ours(arch, seed).model)
+        self.cl = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.01, momentum=0.9)
+
+    def _x(self, x):
+        t = self.torch.from_numpy(x)
+        return t.contiguous(memory_format=self.torch.channels_last) if self.cl else t
+
+    def epoch(self, x, y, batch, batches):
+        F = self.torch.nn.functional
+        self.model.train()
+        xt, yt = self.torch.from_numpy(x), self.torch.from_numpy(y)
+        for b in range(batches):
+            i = (b * batch) % (len(x) - batch)
+            self.opt.zero_grad(set_to_none=True)
+            xb = xt[i:i + batch]
+            xb = xb.contiguous(memory_format=self.torch.channels_last) if self.cl else xb
+            F.cross_entropy(self.model(xb), yt[i:i + batch]).backward()
+            self.opt.step()
+
+    def infer(self, x, batch):
+        self.model.eval()
+        with self.torch.inference_mode():
+            return [self.model(self._x(x[i:i + batch])) for i in range(0, len(x), batch)]
+
+
+def gemm_gflops(n=2048, reps=5) -> float:
+    a, b = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(reps))
+    return 2 * n ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def peak_memory(engine: str, arch: str, batch: int, batches: int) -> float:
+    """Peak RSS growth (MiB) of a fresh process training `batches` batches, over its RSS before training."""
+    code = (f"import sys, resource; sys.path.insert(0, {str(ROOT)!r}); sys.argv=['x'];"
+            "import bench.run as r, numpy as np, torch;"
+            "x, y, _ = r.load_mnist(); x, y = x[:20000], y[:20000];"
+            f"e = r.Ours({arch!r}) if {engine!r} == 'ours' else r.Torch({arch!r}, {engine!r} == 'torch_cl');"
+            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
+            f"e.epoch(x, y, {batch}, {batches}); e.infer(x[:10000], 1000);"
+            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a few hundred batches, 3 rounds: under two minutes")
+    parser.add_argument("--rounds", type=int, default=None, help="timed rounds per engine (default 5, quick 3)")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    import torch
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)
+    rounds = args.rounds or (3 if args.quick else 5)
+    x, y, xtest = load_mnist()
+    epoch_batches = len(x) // args.batch
+    blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, {i['num_threads']} threads)"
+            for i in threadpool_info() if i["user_api"] == "blas"]
+    peak = gemm_gflops()
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; python {platform.python_version()}")
+    print(f"numpy {np.__version__}, BLAS: {'; '.join(blas)}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
+    print(f"float32 GEMM (2048^3): {peak:.1f} GFLOP/s; batch {args.batch}, {rounds} rounds, medians")
+
+    timed_batches = {"mlp": 200 if args.quick else epoch_batches, "cnn": 15 if args.quick else 60,
+                     "small_cnn": 30 if args.quick else 120}
+    rows, speed = [], {}
+    for arch, batches in timed_batches.items():
+        engines = {"scratchnet": Ours(arch), "pytorch": Torch(arch)}
+        if arch != "mlp":
+            engines["pytorch-cl"] = Torch(arch, channels_last=True)
+        fwd_flops, train_flops = flops_per_sample(engines["scratchnet"].model)
+        for e in engines.values():  # warm-up: first-touch allocations, lazy init
+            e.epoch(x, y, args.batch, 3)
+            e.infer(xtest[:2000], 1000)
+        train_t = {k: [] for k in engines}
+        infer_t = {k: [] for k in engines}
+        for _ in range(rounds):
+            for name, e in engines.items():
+                train_t[name].append(_timed(lambda: e.epoch(x, y, args.batch, batches)) * epoch_batches / batches)
+                infer_t[name].append(_timed(lambda: e.infer(xtest, 1000)))
+        for name in engines:
+            t, inf = statistics.median(train_t[name]), statistics.median(infer_t[name])
+            rows.append({"arch": arch, "engine": name, "epoch_s": t, "train_sps": epoch_batches * args.batch / t,
+                         "infer_sps": len(xtest) / inf, "train_frac": train_flops * epoch_batches * args.batch / t / 1e9 / peak,
+                         "infer_frac": fwd_flops * len(xtest) / inf / 1e9 / peak,
+                         "speedup": statistics.median(train_t["pytorch"]) / t,
+                         "infer_speedup": statistics.median(infer_t["pytorch"]) / inf,
+                         "peak_mib": peak_memory({"scratchnet": "ours", "pytorch": "torch", "pytorch-cl": "torch_cl"}[name],
+                                                 arch, args.batch, 20)})
+        speed[f"{arch}_train"] = statistics.median(train_t["pytorch"]) / statistics.median(train_t["scratchnet"])
+        speed[f"{arch}_infer"] = statistics.median(infer_t["pytorch"]) / statistics.median(infer_t["scratchnet"])
+        if "pytorch-cl" in engines:
+            speed[f"{arch}_train_vs_cl"] = statistics.median(train_t["pytorch-cl"]) / statistics.median(train_t["scratchnet"])
+
+    print()
+    print("| arch | engine | s/epoch | train samples/s | train speedup | infer samples/s | infer speedup | GEMM frac train | GEMM frac infer | peak MiB |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        print(f"| {r['arch']} | {r['engine']} | {r['epoch_s']:.3f} | {r['train_sps']:,.0f} | {r['speedup']:.2f} | "
+              f"{r['infer_sps']:,.0f} | {r['infer_speedup']:.2f} | {r['train_frac']:.1%} | {r['infer_frac']:.1%} | {r['peak_mib']:.0f} |")
+    print()
+    print("speedup = PyTorch (default memory format) time / this engine's time; above 1 = faster than PyTorch.")
+    print("s/epoch extrapolated to a full 60,000-image epoch from the timed batches: "
+          + ", ".join(f"{a} {b}" for a, b in timed_batches.items()))
+    print("extra: " + " ".join(f"{k}={v:.2f}" for k, v in speed.items()))
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "speedups": speed, "gemm_gflops": peak}, indent=2))
+    print(f"speedups: mlp_train={speed['mlp_train']:.2f} mlp_infer={speed['mlp_infer']:.2f} cnn_train={speed['cnn_train']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
