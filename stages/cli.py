@@ -26,8 +26,14 @@ Overrides = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", help="Override one key of this stage's params section, as key=value (repeatable).")]
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM turned into an interruption, so every `finally` (temp-file cleanup) runs."""
+
+    signum = signal.SIGTERM
+
+
 def _on_sigterm(signum, frame):
-    raise KeyboardInterrupt
+    raise Interrupted
 
 
 def run(fn: Callable[[], object]) -> None:
@@ -38,9 +44,9 @@ def run(fn: Callable[[], object]) -> None:
     except ScratchnetError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         typer.echo("interrupted: outputs from earlier runs were left as they were", err=True)
-        raise typer.Exit(130)
+        raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT))
     except (OSError, MemoryError) as e:
         typer.echo(f"error: {type(e).__name__}: {e}", err=True)
         raise typer.Exit(1)
@@ -111,7 +117,8 @@ def train(
     def go():
         prm = _section("train", params_file, overrides)
         m = train_fn(prm, data, model_dir, metrics, timing, history, log=_say)
-        _say(f"best epoch {m['best_epoch']}: val accuracy {m['val_accuracy']:.4f}; model in {model_dir}")
+        val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.4f}"
+        _say(f"best epoch {m['best_epoch']}: val accuracy {val}; model in {model_dir}")
 
     run(go)
 

@@ -8,6 +8,7 @@ so that its centre of mass sits at the centre of the canvas.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,14 +23,20 @@ INK_THRESHOLD = 0.2  # fraction of full contrast that counts as ink when croppin
 def _open(path: Path):
     from PIL import Image, UnidentifiedImageError
 
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses (rather than warns about) anything twice this
+
     if not path.is_file():
         raise ImageError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise ImageError(f"{path}: empty file")
     try:
-        im = Image.open(path)
+        with warnings.catch_warnings():  # the size check below says it in one line instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{path}: too large to decode safely ({e})") from None
     except (OSError, ValueError) as e:
         raise ImageError(f"{path}: cannot open ({e})") from None
     if im.width * im.height > MAX_PIXELS:

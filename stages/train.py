@@ -171,9 +171,11 @@ def train(params: dict[str, Any], data_dir: Path | str, model_dir: Path | str, m
     history, best = fit(model, recipe, train_split, val_split, fit_rng, log=log)
     seconds = time.perf_counter() - start
     best_row = history[best - 1]
+    no_val = not len(val_split["x"])  # JSON has no NaN: report null instead
     metrics = {
         "model": recipe["model"], "best_epoch": best, "epochs_run": len(history),
-        "val_accuracy": best_row["val_accuracy"], "val_loss": best_row["val_loss"],
+        "val_accuracy": None if no_val else best_row["val_accuracy"],
+        "val_loss": None if no_val else best_row["val_loss"],
         "train_accuracy": best_row["train_accuracy"], "parameters": model.num_parameters(),
     }
     serialize.save(model, model_dir, classes=list(range(n_classes)),
@@ -181,6 +183,6 @@ def train(params: dict[str, Any], data_dir: Path | str, model_dir: Path | str, m
                    extra={"recipe": {k: v for k, v in recipe.items() if k != "layers"}})
     atomic.write_json(metrics_path, metrics)
     atomic.write_json(timing_path, {"train_seconds": round(seconds, 3),
-                                    "samples_per_second": round(sum(len(train_split["x"]) for _ in history) / seconds, 1)})
+                                    "samples_per_second": round(len(train_split["x"]) * len(history) / seconds, 1)})
     atomic.write_text(history_path, _history_tsv(history))
     return metrics

@@ -120,7 +120,7 @@ def test_manifest_architecture_mismatch_refused(saved):
     manifest = json.loads((folder / "model.json").read_text())
     manifest["architecture"][0]["filters"] = 5
     (folder / "model.json").write_text(json.dumps(manifest))
-    with pytest.raises(ModelFormatError, match="architecture needs"):
+    with pytest.raises(ModelFormatError, match="parameter W should be \\(5, 1, 3, 3\\), the arrays hold \\(4, 1, 3, 3\\)"):
         serialize.load(folder)
 
 
@@ -142,6 +142,25 @@ def test_pickled_object_refused_not_executed(saved):
     _, _, folder = saved
     _rewrite(folder, **{"0.W": np.array([Boom()], dtype=object)})
     with pytest.raises(ModelFormatError, match="pickle"):
+        serialize.load(folder)
+
+
+def test_hostile_manifest_allocates_nothing(saved):
+    _, _, folder = saved
+    manifest = json.loads((folder / "model.json").read_text())
+    manifest["input_shape"] = [1, 60000, 60000]
+    manifest["architecture"] = [{"type": "flatten"}, {"type": "dense", "units": 4}]
+    (folder / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match="should be \\(3600000000, 4\\)"):
+        serialize.load(folder)
+    manifest["input_shape"] = [1, 10 ** 7, 1]
+    (folder / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match="input_shape"):
+        serialize.load(folder)
+    manifest["input_shape"] = [1, 8, 8]
+    manifest["architecture"] = [{"type": "flatten"}, {"type": "dense", "units": 10 ** 9}]
+    (folder / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelFormatError, match="should be \\(64, 1000000000\\)"):
         serialize.load(folder)
 
 

@@ -63,6 +63,15 @@ def test_digits_pipeline_reruns_only_what_changed(tmp_path):
         assert (repo / "artifacts/plots" / name).stat().st_size > 0
     commit(repo, "baseline")
 
+    # by hand, same params and seed: the same bytes as DVC's run; another seed: different ones
+    out = tmp_path / "by-hand"
+    for seed in (0, 1):
+        sh(repo, "scratchnet", "train", "--model-dir", str(out / f"model{seed}"), "--metrics", str(out / f"train{seed}.json"),
+           "--timing", str(out / "timing.json"), "--history", str(out / "history.tsv"), "--set", f"seed={seed}")
+    assert (out / "model0/model.npz").read_bytes() == (repo / "artifacts/model/model.npz").read_bytes()
+    assert (out / "train0.json").read_bytes() == (repo / "artifacts/metrics/train.json").read_bytes()
+    assert (out / "model1/model.npz").read_bytes() != (out / "model0/model.npz").read_bytes()
+
     again = sh(repo, "dvc", "repro")
     assert ran(again.stdout) == set() and "up to date" in again.stdout
 

@@ -25,12 +25,14 @@ class Conv2D(Layer):
     kind = "conv2d"
 
     def __init__(self, c_in: int, c_out: int, kernel: int = 3, *, stride: int = 1, padding: int = 0,
-                 init: str = "he_normal", rng: np.random.Generator | None = None, dtype=np.float32):
+                 init: str = "he_normal", rng: np.random.Generator | None = None, dtype=np.float32,
+                 weights: dict | None = None):
         super().__init__()
-        rng = rng if rng is not None else np.random.default_rng(0)
         self.k, self.stride, self.pad, self.init = kernel, stride, padding, init
-        self.params = {"W": initialise(init, (c_out, c_in, kernel, kernel), rng, dtype),
-                       "b": np.zeros(c_out, dtype)}
+        if weights is None:
+            rng = rng if rng is not None else np.random.default_rng(0)
+            weights = {"W": initialise(init, (c_out, c_in, kernel, kernel), rng, dtype), "b": np.zeros(c_out, dtype)}
+        self.params = weights
         self._alloc_grads()
         self._padded = None  # reused zero-bordered NHWC input buffer: only its interior is rewritten
 

@@ -43,11 +43,13 @@ class Dense(Layer):
     kind = "dense"
 
     def __init__(self, n_in: int, n_out: int, *, init: str = "he_normal",
-                 rng: np.random.Generator | None = None, dtype=np.float32):
+                 rng: np.random.Generator | None = None, dtype=np.float32, weights: dict | None = None):
         super().__init__()
-        rng = rng if rng is not None else np.random.default_rng(0)
         self.init = init
-        self.params = {"W": initialise(init, (n_in, n_out), rng, dtype), "b": np.zeros(n_out, dtype)}
+        if weights is None:
+            rng = rng if rng is not None else np.random.default_rng(0)
+            weights = {"W": initialise(init, (n_in, n_out), rng, dtype), "b": np.zeros(n_out, dtype)}
+        self.params = weights
         self._alloc_grads()
 
     def forward(self, x, *, train):

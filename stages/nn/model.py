@@ -78,7 +78,19 @@ LAYER_KEYS = {
 }
 
 
-def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.Generator, dtype) -> Layer:
+def _given(weights: dict | None, want: dict[str, tuple]) -> dict | None:
+    """Check given arrays against the shapes a spec implies, before anything is allocated."""
+    if weights is None:
+        return None
+    for name, shape in want.items():
+        if name not in weights or tuple(weights[name].shape) != shape:
+            got = tuple(weights[name].shape) if name in weights else "nothing"
+            raise SpecError(f"parameter {name} should be {shape}, the arrays hold {got}")
+    return {name: weights[name] for name in want}
+
+
+def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.Generator, dtype,
+          weights: dict | None = None) -> Layer:
     kind = spec.get("type")
     if kind not in LAYER_KEYS:
         raise SpecError(f"type: got {kind!r}, allowed: {', '.join(LAYER_KEYS)}")
@@ -89,12 +101,15 @@ def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.G
         if len(shape) != 1:
             raise SpecError(f"dense needs a flat input but gets {shape}: put a flatten layer before it")
         units = num_classes if spec.get("units") == "classes" else _int(spec, "units")
-        return Dense(shape[0], units, init=_init(spec), rng=rng, dtype=dtype)
+        given = _given(weights, {"W": (shape[0], units), "b": (units,)})
+        return Dense(shape[0], units, init=_init(spec), rng=rng, dtype=dtype, weights=given)
     if kind == "conv2d":
         if len(shape) != 3:
             raise SpecError(f"conv2d needs a (C, H, W) input but gets {shape}")
-        return Conv2D(shape[0], _int(spec, "filters"), _int(spec, "kernel", 3), stride=_int(spec, "stride", 1),
-                      padding=_int(spec, "padding", 0, low=0), init=_init(spec), rng=rng, dtype=dtype)
+        filters, kernel = _int(spec, "filters"), _int(spec, "kernel", 3)
+        given = _given(weights, {"W": (filters, shape[0], kernel, kernel), "b": (filters,)})
+        return Conv2D(shape[0], filters, kernel, stride=_int(spec, "stride", 1), padding=_int(spec, "padding", 0, low=0),
+                      init=_init(spec), rng=rng, dtype=dtype, weights=given)
     if kind == "maxpool2d":
         if len(shape) != 3:
             raise SpecError(f"maxpool2d needs a (C, H, W) input but gets {shape}")
@@ -109,8 +124,12 @@ def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.G
 
 
 def build(specs: list[dict], input_shape: tuple[int, ...], num_classes: int,
-          rng: np.random.Generator, dtype=np.float32) -> Sequential:
-    """Build a model for per-sample `input_shape` (C, H, W) whose output is (num_classes,) logits."""
+          rng: np.random.Generator, dtype=np.float32, weights: dict[str, np.ndarray] | None = None) -> Sequential:
+    """Build a model for per-sample `input_shape` (C, H, W) whose output is (num_classes,) logits.
+
+    With `weights` (qualified name -> array, as saved), layers take those arrays instead of fresh
+    ones; every shape is checked first, so a hostile manifest cannot make it allocate anything.
+    """
     if not isinstance(specs, list) or not specs:
         raise SpecError("layers: expected a non-empty list of layer specs")
     layers, shape = [], tuple(input_shape)
@@ -118,7 +137,8 @@ def build(specs: list[dict], input_shape: tuple[int, ...], num_classes: int,
         if not isinstance(spec, dict):
             raise SpecError(f"layers[{i}]: expected a mapping like {{type: dense, units: 64}}, got {spec!r}")
         try:
-            layer = _make(spec, shape, num_classes, rng, dtype)
+            mine = None if weights is None else {k[len(f"{i}."):]: v for k, v in weights.items() if k.startswith(f"{i}.")}
+            layer = _make(spec, shape, num_classes, rng, dtype, mine)
             shape = layer.out_shape(shape)
         except (SpecError, ValueError) as e:
             raise SpecError(f"layers[{i}] ({spec.get('type')}): {e}") from None

@@ -43,7 +43,7 @@ def save(model: Sequential, folder: Path | str, *, classes: list, preprocessing:
 def read_manifest(folder: Path | str) -> dict[str, Any]:
     path = Path(folder) / MANIFEST
     if not path.is_file():
-        raise ModelFormatError(f"{path}: model manifest not found")
+        raise ModelFormatError(f"{path}: model manifest not found (run `scratchnet train` or `dvc repro train` first)")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as e:
@@ -90,16 +90,17 @@ def load(folder: Path | str) -> tuple[Sequential, dict]:
     folder = Path(folder)
     manifest = read_manifest(folder)
     arrays = read_arrays(folder / ARRAYS, manifest["arrays"])
+    odd = sorted(k for k, a in arrays.items() if a.dtype != np.float32)
+    if odd:
+        raise ModelFormatError(f"{folder / ARRAYS}: arrays {odd} are not float32")
     try:
+        if not all(isinstance(d, int) and 0 < d <= 1 << 16 for d in manifest["input_shape"]):
+            raise ValueError(f"input_shape {manifest['input_shape']} is not a list of sizes")
         model = build(manifest["architecture"], tuple(manifest["input_shape"]), len(manifest["classes"]),
-                      np.random.default_rng(0))
+                      np.random.default_rng(0), weights=arrays)
     except (SpecError, TypeError, ValueError) as e:
-        raise ModelFormatError(f"{folder / MANIFEST}: architecture is invalid ({e})") from None
-    params = model.parameters()
-    if set(params) != set(arrays):
-        raise ModelFormatError(f"{folder}: the architecture's parameters {sorted(params)} differ from the arrays {sorted(arrays)}")
-    for name, p in params.items():
-        if p.shape != arrays[name].shape or p.dtype != arrays[name].dtype:
-            raise ModelFormatError(f"{folder}: array {name} has {arrays[name].dtype}{arrays[name].shape}, the architecture needs {p.dtype}{p.shape}")
-        p[...] = arrays[name]
+        raise ModelFormatError(f"{folder / MANIFEST}: architecture does not fit the arrays ({e})") from None
+    unused = set(arrays) - set(model.parameters())
+    if unused:
+        raise ModelFormatError(f"{folder}: arrays {sorted(unused)} belong to no layer of the architecture")
     return model, manifest

@@ -1,0 +1,194 @@
+"""Every kind of bad input, tried through the real CLI against a sandbox that already holds good outputs.
+
+`tests/test_bad_inputs.py` asserts each case; `python -m tests.bad_inputs` prints the table kept in
+tests/README.md (the message the user saw, the exit code, and whether the outputs were untouched).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from stages.cli import app
+from stages.fetch import FILES
+from stages.idx import idx_bytes
+from tests.conftest import make_dataset, write_dataset
+from tests.helpers import run_pipeline
+
+
+def make_sandbox(root: Path) -> Path:
+    """Good outputs of every stage under root, from the offline digits dataset."""
+    run_pipeline(root, epochs=2)
+    (root / "params.yaml").write_text(yaml.safe_dump({"fetch": {"dataset": "idx"}}))
+    return root
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and "bad" not in p.relative_to(root).parts}
+
+
+def _idx_folder(root: Path, damage) -> Path:
+    folder = write_dataset(root / "bad" / "idx", make_dataset())
+    damage(folder)
+    return folder
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
+def _fetch(damage):
+    def case(root):
+        folder = _idx_folder(root, damage)
+        return ["fetch", "--out", root / "raw", "--source", folder, "-p", root / "params.yaml"]
+    return case
+
+
+def _bomb(folder: Path) -> None:
+    (folder / FILES[1]).unlink()
+    with gzip.open(folder / (FILES[1] + ".gz"), "wb", compresslevel=9) as f:
+        f.write(b"\x00\x00\x08\x01" + struct.pack(">I", 60))
+        for _ in range(64):
+            f.write(bytes(1 << 20))
+
+
+def _labels_out_of_range(folder: Path) -> None:
+    arrays = make_dataset()
+    arrays[FILES[3]][0] = 9
+    write_dataset(folder, arrays)
+
+
+def _train(*overrides):
+    def case(root):
+        args = ["train", "--data", root / "prepared", "--model-dir", root / "artifacts/model",
+                "--metrics", root / "artifacts/train.json", "--timing", root / "artifacts/timing.json",
+                "--history", root / "artifacts/history.tsv", "-p", root / "params.yaml"]
+        for o in overrides:
+            args += ["--set", o]
+        return args
+    return case
+
+
+def _model(damage):
+    def case(root):
+        folder = root / "bad" / "model"
+        shutil.copytree(root / "artifacts/model", folder)
+        damage(folder)
+        return ["evaluate", "--model-dir", folder, "--data", root / "prepared", "--history", root / "artifacts/history.tsv",
+                "--metrics", root / "artifacts/eval.json", "--plots", root / "artifacts/plots", "-p", root / "params.yaml"]
+    return case
+
+
+def _npz(folder: Path, change) -> None:
+    with np.load(folder / "model.npz") as z:
+        arrays = dict(z)
+    change(arrays)
+    np.savez(folder / "model.npz", **arrays)
+
+
+def _manifest(folder: Path, change) -> None:
+    doc = json.loads((folder / "model.json").read_text())
+    change(doc)
+    (folder / "model.json").write_text(json.dumps(doc))
+
+
+def _image(make):
+    def case(root):
+        path = root / "bad" / "image.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make(path)
+        return ["predict", path, "--model", root / "artifacts/export"]
+    return case
+
+
+def _animated(path: Path) -> None:
+    frames = [Image.new("L", (20, 20), c) for c in (0, 255)]
+    frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:])
+
+
+CASES = {
+    "IDX: truncated file": _fetch(lambda f: _write(f / FILES[0], (f / FILES[0]).read_bytes()[:-7])),
+    "IDX: wrong magic number": _fetch(lambda f: _write(f / FILES[0], b"\x00\x00\x0d\x03" + (f / FILES[0]).read_bytes()[4:])),
+    "IDX: dimensions larger than the file": _fetch(lambda f: _write(f / FILES[0], b"\x00\x00\x08\x03" + struct.pack(">3I", 60, 600, 600) + b"\x00" * 99)),
+    "IDX: zero images": _fetch(lambda f: _write(f / FILES[2], b"\x00\x00\x08\x03" + struct.pack(">3I", 0, 6, 5))),
+    "IDX: labels out of range": lambda root: _preprocess_after_fetch(root, _labels_out_of_range),
+    "IDX: image/label count mismatch": _fetch(lambda f: _write(f / FILES[1], idx_bytes(np.zeros(59, np.uint8)))),
+    "IDX: corrupt gzip stream": _fetch(lambda f: (_write(f / (FILES[0] + ".gz"), gzip.compress((f / FILES[0]).read_bytes())[:40] + b"\xff" * 64), (f / FILES[0]).unlink())),
+    "IDX: not gzip but named .gz": _fetch(lambda f: (f / FILES[0]).rename(f / (FILES[0] + ".gz"))),
+    "IDX: decompression bomb (10 KB .gz, 64 MB inflated)": _fetch(_bomb),
+    "IDX: file missing": _fetch(lambda f: (f / FILES[2]).unlink()),
+    "params: unknown key": _train("colour=red"),
+    "params: wrong type": _train("batch_size=big"),
+    "params: negative learning rate": _train("lr=-0.1"),
+    "params: zero batch size": _train("batch_size=0"),
+    "params: zero epochs": _train("epochs=0"),
+    "params: unknown preset": _train("model=resnet50"),
+    "params: unknown optimizer": _train("optimizer=rmsprop"),
+    "params: unknown layer": _train("model=custom", "layers=[{type: lstm}]"),
+    "params: layer shapes do not fit": _train("model=custom", "layers=[{type: dense, units: 10}]"),
+    "params: val_size larger than the training set": lambda root: ["preprocess", "--raw", root / "raw", "--out", root / "prepared",
+                                                                   "-p", root / "params.yaml", "--set", "val_size=100000"],
+    "model: missing array": _model(lambda f: _npz(f, lambda a: a.pop("1.b"))),
+    "model: shape disagrees with manifest": _model(lambda f: _npz(f, lambda a: a.update({"1.W": np.zeros((64, 5), np.float32)}))),
+    "model: newer format version": _model(lambda f: _manifest(f, lambda d: d.update(format_version=2))),
+    "model: .npz holding a pickled object": _model(lambda f: _npz(f, lambda a: a.update({"1.W": np.array([{"x": 1}], dtype=object)}))),
+    "model: truncated .npz": _model(lambda f: _write(f / "model.npz", (f / "model.npz").read_bytes()[:1000])),
+    "image: not an image": _image(lambda p: p.write_text("just text")),
+    "image: empty file": _image(lambda p: p.write_bytes(b"")),
+    "image: animated GIF": _image(_animated),
+    "image: huge (9000x9000)": _image(lambda p: Image.new("1", (9000, 9000)).save(p, format="PNG")),
+    "image: blank page": _image(lambda p: Image.new("RGB", (64, 64), (250, 250, 250)).save(p, format="PNG")),
+    "missing input: train before preprocess": lambda root: ["train", "--data", root / "bad" / "nothing", "-p", root / "params.yaml"],
+    "missing input: evaluate before train": lambda root: ["evaluate", "--model-dir", root / "bad" / "nothing", "-p", root / "params.yaml"],
+    "missing input: preprocess before fetch": lambda root: ["preprocess", "--raw", root / "bad" / "nothing", "--out", root / "prepared", "-p", root / "params.yaml"],
+}
+
+
+def _preprocess_after_fetch(root: Path, damage) -> list:
+    """Labels out of range are a preprocess error: fetch the bad set aside, then preprocess over the good output."""
+    folder = _idx_folder(root, damage)
+    staged = root / "bad" / "raw"
+    from stages.fetch import fetch
+
+    fetch(staged, dataset="idx", source=str(folder))
+    return ["preprocess", "--raw", staged, "--out", root / "prepared", "-p", root / "params.yaml", "--set", "num_classes=3"]
+
+
+def run_case(name: str, sandbox: Path) -> dict:
+    """Run one case in a fresh copy of the sandbox; return what the user saw and what changed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "s"
+        shutil.copytree(sandbox, root)
+        before = snapshot(root)
+        argv = [str(a) for a in CASES[name](root)]
+        result = CliRunner().invoke(app, argv)
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        return {"case": name, "exit": result.exit_code, "lines": lines,
+                "untouched": snapshot(root) == before, "output": result.output,
+                "command": "scratchnet " + argv[0]}
+
+
+def table(sandbox: Path) -> str:
+    rows = ["| bad input | command | message the user saw | exit | outputs untouched |", "| --- | --- | --- | ---: | --- |"]
+    for name in CASES:
+        r = run_case(name, sandbox)
+        message = " / ".join(r["lines"]).replace(str(sandbox.parent), "…").replace("|", "\\|")
+        message = message.replace(tempfile.gettempdir(), "…")
+        rows.append(f"| {name} | `{r['command']}` | {message} | {r['exit']} | {'yes' if r['untouched'] else 'NO'} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as tmp:
+        print(table(make_sandbox(Path(tmp) / "sandbox")))

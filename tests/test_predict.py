@@ -1,0 +1,142 @@
+"""predict on real image files: MNIST digits redrawn as photos and scans, and every kind of bad image."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from stages.cli import app
+from stages.errors import ImageError
+from stages.predict import mnist_style, predict, to_gray
+from stages.preprocess import load_split
+from tests.helpers import run_pipeline
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def mnist_model(tmp_path_factory):
+    from tests.conftest import mnist_dir
+
+    if mnist_dir() is None:
+        pytest.skip("local MNIST mirror not found")
+    root = tmp_path_factory.mktemp("mnist")
+    export_dir = run_pipeline(root, dataset="mnist", source=str(mnist_dir()), val_size=1000, epochs=4, augment_shift=1)
+    return export_dir, load_split(root / "prepared" / "test.npz")
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    return run_pipeline(tmp_path_factory.mktemp("digits"), epochs=3)
+
+
+def as_photo(image: np.ndarray, scale: int, canvas=(300, 420), at=(40, 170), paper=235) -> np.ndarray:
+    """A 28x28 MNIST digit (white on black, [0, 1]) redrawn dark on light paper, enlarged, off-centre."""
+    big = np.asarray(Image.fromarray((image * 255).astype(np.uint8)).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC))
+    page = np.full(canvas, paper, dtype=np.uint8)
+    ink = (paper - big.astype(np.int32) * paper // 255).astype(np.uint8)
+    y, x = at
+    page[y:y + ink.shape[0], x:x + ink.shape[1]] = ink
+    return page
+
+
+def save_variants(page: np.ndarray, folder, stem):
+    """The same picture as grey PNG, RGB JPEG, RGBA PNG, palette PNG and 16-bit PNG."""
+    paths = []
+    grey = Image.fromarray(page)
+    grey.save(p := folder / f"{stem}-grey.png"); paths.append(p)
+    grey.convert("RGB").save(p := folder / f"{stem}-rgb.jpg", quality=92); paths.append(p)
+    rgba = np.zeros((*page.shape, 4), np.uint8)
+    rgba[..., :3] = 30  # dark ink colour everywhere; alpha carries the shape over a transparent page
+    rgba[..., 3] = 255 - page
+    Image.fromarray(rgba, "RGBA").save(p := folder / f"{stem}-rgba.png"); paths.append(p)
+    grey.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE).save(p := folder / f"{stem}-palette.png"); paths.append(p)
+    Image.fromarray(page.astype(np.uint16) * 257).save(p := folder / f"{stem}-16bit.png"); paths.append(p)
+    return paths
+
+
+def test_recovers_labels_from_photos_of_test_digits(mnist_model, tmp_path):
+    export_dir, test = mnist_model
+    picks = [int(np.flatnonzero(test["labels"] == d)[0]) for d in range(10)]
+    paths, truth = [], []
+    for n, i in enumerate(picks):
+        page = as_photo(test["x"][i], scale=4 + n % 4, at=(20 + 7 * n, 30 + 20 * n))
+        variants = save_variants(page, tmp_path, f"digit{n}") if n < 3 else [tmp_path / f"digit{n}.png"]
+        if n >= 3:
+            Image.fromarray(page).save(variants[0])
+        paths += variants
+        truth += [int(test["labels"][i])] * len(variants)
+    results = predict(paths, export_dir)
+    assert [r["digit"] for r in results] == truth
+    assert all(r["probability"] > 0.5 for r in results)
+
+
+def test_mnist_style_matches_mnist_geometry(mnist_model):
+    _, test = mnist_model
+    redone = mnist_style(as_photo(test["x"][0], 5) / 255)
+    assert redone.shape == (28, 28)
+    ys, xs = np.nonzero(redone > 0.2)
+    assert max(np.ptp(ys), np.ptp(xs)) < 20  # fits the 20x20 box
+    cy, cx = (np.indices(redone.shape) * redone).reshape(2, -1).sum(1) / redone.sum()
+    assert abs(cy - 13.5) < 1 and abs(cx - 13.5) < 1  # centre of mass at the centre
+
+
+def test_cli_lines_and_json(digits_model, tmp_path):
+    page = np.full((50, 40), 255, np.uint8)
+    page[10:40, 18:23] = 0  # a "1"
+    Image.fromarray(page).save(tmp_path / "one.png")
+    np.savez(tmp_path / "batch.npz", x=np.zeros((2, 8, 8), np.uint8))
+    result = runner.invoke(app, ["predict", str(tmp_path / "one.png"), str(tmp_path / "batch.npz"), "--model", str(digits_model)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 3 and lines[0].startswith(str(tmp_path / "one.png") + "\t")
+    result = runner.invoke(app, ["predict", "--json", str(tmp_path / "one.png"), "--model", str(digits_model)])
+    parsed = json.loads(result.output)
+    assert parsed[0]["digit"] in range(10) and len(parsed[0]["probabilities"]) == 10
+
+
+def _bad(kind, path):
+    if kind == "text":
+        path.write_text("hello, not an image")
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)).save(path, format="PNG")
+        path.write_bytes(path.read_bytes()[:200])
+    elif kind == "animated":
+        frames = [Image.new("L", (20, 20), c) for c in (0, 255)]
+        frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:])
+    elif kind == "huge":
+        Image.new("1", (9000, 9000)).save(path, format="PNG")
+    elif kind == "blank":
+        Image.new("RGB", (64, 64), (250, 250, 250)).save(path, format="PNG")
+    elif kind == "missing":
+        pass
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("text", "not an image"), ("empty", "empty file"), ("truncated", "cannot decode"),
+    ("animated", "2 frames"), ("huge", "pixel bound"), ("blank", "looks blank"), ("missing", "not found"),
+])
+def test_bad_images_one_clear_error(digits_model, tmp_path, kind, message):
+    path = tmp_path / f"{kind}.png"
+    _bad(kind, path)
+    with pytest.raises(ImageError, match=message):
+        predict([path], digits_model)
+    result = runner.invoke(app, ["predict", str(path), "--model", str(digits_model)])
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0 and message in result.output
+
+
+def test_missing_model_folder(tmp_path):
+    result = runner.invoke(app, ["predict", str(tmp_path / "x.png"), "--model", str(tmp_path / "none")])
+    assert result.exit_code == 1 and "run `scratchnet train`" in result.output
+
+
+def test_to_gray_handles_modes(tmp_path):
+    Image.fromarray(np.full((4, 4), 65535, np.uint16)).save(tmp_path / "w16.png")
+    assert to_gray(tmp_path / "w16.png").max() == pytest.approx(1.0)
+    Image.new("LA", (4, 4), (0, 0)).save(tmp_path / "clear.png")  # fully transparent: white paper
+    assert to_gray(tmp_path / "clear.png").min() == pytest.approx(1.0)
