@@ -87,7 +87,6 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "clip_dz": Field(float, None, low=0.0, low_open=True, nullable=True),
         "clip_value": Field(float, None, low=0.0, low_open=True, nullable=True),
         "clip_norm": Field(float, None, low=0.0, low_open=True, nullable=True),
-        "dropout": Field(float, None, low=0.0, high=0.95, nullable=True),
         "augment_shift": Field(int, None, low=0, high=4, nullable=True),
         "early_stopping": Field(int, 0, low=0),
         "seed": Field(int, 0, low=0),

@@ -34,34 +34,60 @@ class Conv2D(Layer):
             weights = {"W": initialise(init, (c_out, c_in, kernel, kernel), rng, dtype), "b": np.zeros(c_out, dtype)}
         self.params = weights
         self._alloc_grads()
-        self._padded = None  # reused zero-bordered NHWC input buffer: only its interior is rewritten
+        self._buffers: dict[str, np.ndarray] = {}
 
-    def _pad(self, xh: np.ndarray) -> np.ndarray:
-        """(N, H, W, C) -> (N, H + 2p, W + 2p, C) with zero borders."""
-        p = self.pad
+    def _pad(self, xh: np.ndarray, p: int) -> np.ndarray:
+        """(N, H, W, C) -> (N, H + 2p, W + 2p, C) with zero borders, in a reused buffer whose
+        borders stay zero (only the interior is ever rewritten)."""
         if not p:
             return xh
         n, h, w, c = xh.shape
         shape = (n, h + 2 * p, w + 2 * p, c)
-        if self._padded is None or self._padded.shape != shape or self._padded.dtype != xh.dtype:
-            self._padded = np.zeros(shape, xh.dtype)
-        self._padded[:, p:p + h, p:p + w] = xh
-        return self._padded
+        buf = self._buffers.get("padded")
+        if buf is None or buf.shape != shape or buf.dtype != xh.dtype:
+            buf = self._buffers["padded"] = np.zeros(shape, xh.dtype)
+        buf[:, p:p + h, p:p + w] = xh
+        return buf
 
     def _wmat(self) -> np.ndarray:
         """Weights as (O, kh * kw * C), matching the column order of im2col."""
         w = self.params["W"]
         return w.transpose(0, 2, 3, 1).reshape(len(w), -1)
 
+    def _buffer(self, name: str, shape: tuple, dtype, reuse: bool) -> np.ndarray:
+        """A scratch array; in training it is kept and reused, sparing a large fresh allocation
+        (and its page faults) every step. It is only valid until the next forward/backward."""
+        if not reuse:
+            return np.empty(shape, dtype)
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[name] = np.empty(shape, dtype)
+        return buf
+
+    def _im2col(self, xh: np.ndarray, pad: int, reuse: bool) -> np.ndarray:
+        """xh (N, H, W, C), channels-last -> cols (N*Ho*Wo, kh*kw*C), columns ordered (kh, kw, C)."""
+        n, h, w, c = xh.shape
+        k, s = self.k, self.stride
+        ho, wo = _out_size(h, k, s, pad), _out_size(w, k, s, pad)
+        xp = self._pad(xh, pad)
+        if c == 1:
+            # one channel: build the transpose, one long contiguous row per kernel offset, and
+            # return its transposed view (BLAS takes either orientation at the same speed)
+            rows = self._buffer("cols", (k * k, n, ho, wo), xh.dtype, reuse)
+            for i in range(k):
+                for j in range(k):
+                    rows[i * k + j] = xp[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, 0]
+            return rows.reshape(k * k, -1).T
+        cols = self._buffer("cols", (n, ho, wo, k, k, c), xh.dtype, reuse)
+        win = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s]  # (N, Ho, Wo, C, kh, kw)
+        np.copyto(cols, win.transpose(0, 1, 2, 4, 5, 3))
+        return cols.reshape(n * ho * wo, k * k * c)
+
     def forward(self, x, *, train):
         n, c, h, w = x.shape
-        k, s = self.k, self.stride
-        ho, wo = _out_size(h, k, s, self.pad), _out_size(w, k, s, self.pad)
+        ho, wo = _out_size(h, self.k, self.stride, self.pad), _out_size(w, self.k, self.stride, self.pad)
         self.x_shape = x.shape
-        xp = self._pad(x.transpose(0, 2, 3, 1))
-        win = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s]  # (N, Ho, Wo, C, kh, kw)
-        # cols (N*Ho*Wo, kh*kw*C): one contiguous copy of every window, the GEMM's left operand
-        self.cols = win.transpose(0, 1, 2, 4, 5, 3).reshape(n * ho * wo, k * k * c)
+        self.cols = self._im2col(x.transpose(0, 2, 3, 1), self.pad, reuse=train)  # kept for dW
         y = self.cols @ self._wmat().T
         y += self.params["b"]
         return y.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2)
@@ -75,9 +101,11 @@ class Conv2D(Layer):
         np.sum(dy_mat, axis=0, out=self.grads["b"])
         if not self.input_grad:
             return None
-        # col2im as one small GEMM per kernel offset, each added into a strided block of dx whose
-        # rows are contiguous runs of Wo * C values (a scatter of C-sized runs is ~4x slower)
-        dxp = np.zeros((n, h + 2 * p, w + 2 * p, c), dtype=dy.dtype)
+        # col2im as one GEMM per kernel offset, each added into a strided block of dx whose rows
+        # are contiguous runs of Wo * C values. (Measured here: one big GEMM then a scatter of
+        # C-sized runs, or dx as a full convolution of dy with the flipped kernel, are both slower.)
+        dxp = self._buffer("dx", (n, h + 2 * p, w + 2 * p, c), dy.dtype, reuse=True)
+        dxp.fill(0)
         wt = self.params["W"].transpose(2, 3, 0, 1)  # (kh, kw, O, C)
         for i in range(k):
             for j in range(k):
@@ -101,9 +129,10 @@ class Conv2D(Layer):
 class MaxPool2D(Layer):
     """Max over (size x size) windows with `stride` (default size): (N, C, H, W) -> (N, C, Ho, Wo).
 
-    Works window offset by window offset: a running maximum over the kh * kw strided slices of x,
-    each the size of the output, so no window array is ever built. Backward routes each window's
-    dy to the first offset holding its maximum, so a tie gets the gradient once, not twice.
+    Forward gathers the kh * kw strided slices of x (one per window offset, each the size of the
+    output) into one contiguous array and reduces over it; backward works on that same array, so
+    every element-wise pass runs over contiguous memory. A window's dy goes to the first offset
+    that holds its maximum: a tie gets the gradient once, not twice.
     """
 
     kind = "maxpool2d"
@@ -119,25 +148,30 @@ class MaxPool2D(Layer):
                 yield (slice(None), slice(None), slice(i, i + s * (ho - 1) + 1, s), slice(j, j + s * (wo - 1) + 1, s))
 
     def forward(self, x, *, train):
-        _, _, h, w = x.shape
+        n, c, h, w = x.shape
         ho, wo = _out_size(h, self.size, self.stride, 0), _out_size(w, self.size, self.stride, 0)
-        slices = self._slices(ho, wo)
-        y = x[next(slices)].copy()
-        for sl in slices:
-            np.maximum(y, x[sl], out=y)
-        self.x, self.y = x, y
-        return y
+        # (k*k, N, C, Ho, Wo), stored channels-last like a conv's output so each copy moves C-runs
+        win = np.empty((self.size ** 2, n, ho, wo, c), x.dtype).transpose(0, 1, 4, 2, 3)
+        for o, sl in enumerate(self._slices(ho, wo)):
+            win[o] = x[sl]
+        self.x, self.win, self.y = x, win, win.max(axis=0)
+        return self.y
 
     def backward(self, dy):
-        x, y = self.x, self.y
-        dx = np.zeros_like(x)  # keeps x's memory layout (channels-last after a conv); edges stay 0
-        unclaimed = np.ones(y.shape, dtype=bool)  # windows whose maximum has not been routed yet
-        hit = np.empty(y.shape, dtype=bool)
-        for sl in self._slices(*y.shape[2:]):
-            np.equal(x[sl], y, out=hit)
-            hit &= unclaimed
-            unclaimed ^= hit
-            if self.stride < self.size:  # overlapping windows share inputs: accumulate
+        win, y = self.win, self.y
+        overlap = self.stride < self.size
+        dx = np.zeros_like(self.x)  # keeps x's memory layout; edges no window covers stay 0
+        unclaimed = None  # windows whose maximum has not been routed yet
+        for o, sl in enumerate(self._slices(*y.shape[2:])):
+            hit = win[o] == y
+            if unclaimed is None:
+                unclaimed = ~hit
+            elif o < len(win) - 1:
+                hit &= unclaimed
+                unclaimed &= ~hit
+            else:
+                hit &= unclaimed
+            if overlap:  # overlapping windows share inputs: accumulate
                 dx[sl] += dy * hit
             else:
                 np.multiply(dy, hit, out=dx[sl])

@@ -149,16 +149,22 @@ class Dropout(Layer):
 
 
 class Flatten(Layer):
-    """(N, *shape) -> (N, prod(shape))."""
+    """(N, *shape) -> (N, prod(shape)), in C order of the logical shape (NCHW for images)."""
 
     kind = "flatten"
 
     def forward(self, x, *, train):
         self.shape = x.shape
+        # a channels-last input (a conv's output) gets its gradient back channels-last too, so the
+        # element-wise passes before it in backward never mix memory layouts
+        self.channels_last = x.ndim == 4 and x.transpose(0, 2, 3, 1).flags.c_contiguous and x.shape[1] > 1
         return x.reshape(len(x), -1)
 
     def backward(self, dy):
-        return dy.reshape(self.shape)
+        dx = dy.reshape(self.shape)
+        if self.channels_last:
+            dx = np.ascontiguousarray(dx.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+        return dx
 
     def out_shape(self, in_shape):
         return (int(np.prod(in_shape)),)

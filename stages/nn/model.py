@@ -167,7 +167,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "mlp": {
         "layers": MLP_LAYERS, "epochs": 30, "batch_size": 128, "optimizer": "nesterov", "lr": 0.05,
         "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine", "lr_decay": 0.95, "step_size": 10,
-        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 0,
+        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 1,
     },
     "cnn": {
         "layers": [
@@ -181,6 +181,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         ],
         "epochs": 12, "batch_size": 128, "optimizer": "adam", "lr": 0.002, "momentum": 0.9,
         "weight_decay": 0.0, "schedule": "cosine", "lr_decay": 0.95, "step_size": 10,
-        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 0,
+        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 1,
     },
 }
