@@ -50,12 +50,12 @@ def flops_per_sample(model: nn.Sequential) -> tuple[int, int]:
     """(forward, training) multiply-add FLOPs per sample of the dense and conv layers."""
     fwd = train = 0
     shape = model.input_shape
-    for i, layer in enumerate(model.layers):
+    for layer in model.layers:
         out = layer.out_shape(shape)
         if isinstance(layer, (nn.Dense, nn.Conv2D)):
             f = 2 * layer.params["W"].size * (out[1] * out[2] if isinstance(layer, nn.Conv2D) else 1)
             fwd += f
-            train += f * (2 if i == 0 else 3)  # forward, dW, and dx except for the first layer
+            train += f * (3 if layer.input_grad else 2)  # forward, dW, and dx unless nobody needs it
         shape = out
     return fwd, train
 
@@ -136,6 +136,22 @@ class Torch:
             return [self.model(self._x(x[i:i + batch])) for i in range(0, len(x), batch)]
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _mem_gib() -> float:
+    import psutil
+
+    return psutil.virtual_memory().total / 2 ** 30
+
+
 def gemm_gflops(n=2048, reps=5) -> float:
     a, b = np.ones((n, n), np.float32), np.ones((n, n), np.float32)
     a @ b
@@ -150,16 +166,42 @@ def _timed(fn) -> float:
 
 
 def peak_memory(engine: str, arch: str, batch: int, batches: int) -> float:
-    """Peak RSS growth (MiB) of a fresh process training `batches` batches, over its RSS before training."""
-    code = (f"import sys, resource; sys.path.insert(0, {str(ROOT)!r}); sys.argv=['x'];"
-            "import bench.run as r, numpy as np, torch;"
-            "x, y, _ = r.load_mnist(); x, y = x[:20000], y[:20000];"
-            f"e = r.Ours({arch!r}) if {engine!r} == 'ours' else r.Torch({arch!r}, {engine!r} == 'torch_cl');"
-            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;"
-            f"e.epoch(x, y, {batch}, {batches}); e.infer(x[:10000], 1000);"
-            "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    """Peak RSS growth (MiB) while training then inferring, in a fresh process, over its RSS once
+    the data and model are loaded: what the engine itself allocates (activations, buffers, state)."""
+    code = f"import bench.run as r; r._peak_child({engine!r}, {arch!r}, {batch}, {batches})"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     return float(out.stdout.strip().splitlines()[-1])
+
+
+def _peak_child(engine: str, arch: str, batch: int, batches: int) -> None:
+    import threading
+
+    import psutil
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(2)
+    threadpool_limits(2)
+    x, y, xtest = load_mnist()
+    e = Ours(arch) if engine == "scratchnet" else Torch(arch, channels_last=engine == "pytorch-cl")
+    me = psutil.Process()
+    base = peak = me.memory_info().rss
+    done = threading.Event()
+
+    def poll():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, me.memory_info().rss)
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=poll)
+    watcher.start()
+    e.epoch(x, y, batch, batches)
+    e.infer(xtest, 1000)
+    done.set()
+    watcher.join()
+    print((peak - base) / 2 ** 20)
 
 
 def main() -> None:
@@ -169,6 +211,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--markdown", type=Path, help="also write the header and table as Markdown (bench/RESULTS.md)")
+    parser.add_argument("--archs", default="mlp,cnn,small_cnn", help="comma-separated subset to run")
     args = parser.parse_args()
 
     import torch
@@ -182,13 +226,17 @@ def main() -> None:
     blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, {i['num_threads']} threads)"
             for i in threadpool_info() if i["user_api"] == "blas"]
     peak = gemm_gflops()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; python {platform.python_version()}")
-    print(f"numpy {np.__version__}, BLAS: {'; '.join(blas)}; torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
-    print(f"float32 GEMM (2048^3): {peak:.1f} GFLOP/s; batch {args.batch}, {rounds} rounds, medians")
+    header = [
+        f"machine: {_cpu_name()}, {os.cpu_count()} cores, {_mem_gib():.0f} GiB; Linux {platform.release()}; python {platform.python_version()}",
+        f"numpy {np.__version__}, BLAS: {'; '.join(blas)}; torch {torch.__version__}, {torch.get_num_threads()} threads",
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}",
+        f"float32 GEMM (2048^3): {peak:.1f} GFLOP/s; batch {args.batch}, {rounds} rounds, medians",
+    ]
+    print("\n".join(header))
 
     timed_batches = {"mlp": 200 if args.quick else epoch_batches, "cnn": 15 if args.quick else 60,
                      "small_cnn": 30 if args.quick else 120}
+    timed_batches = {a: b for a, b in timed_batches.items() if a in args.archs.split(",")}
     rows, speed = [], {}
     for arch, batches in timed_batches.items():
         engines = {"scratchnet": Ours(arch), "pytorch": Torch(arch)}
@@ -211,27 +259,34 @@ def main() -> None:
                          "infer_frac": fwd_flops * len(xtest) / inf / 1e9 / peak,
                          "speedup": statistics.median(train_t["pytorch"]) / t,
                          "infer_speedup": statistics.median(infer_t["pytorch"]) / inf,
-                         "peak_mib": peak_memory({"scratchnet": "ours", "pytorch": "torch", "pytorch-cl": "torch_cl"}[name],
-                                                 arch, args.batch, 20)})
+                         "peak_mib": peak_memory(name, arch, args.batch, 20)})
         speed[f"{arch}_train"] = statistics.median(train_t["pytorch"]) / statistics.median(train_t["scratchnet"])
         speed[f"{arch}_infer"] = statistics.median(infer_t["pytorch"]) / statistics.median(infer_t["scratchnet"])
         if "pytorch-cl" in engines:
             speed[f"{arch}_train_vs_cl"] = statistics.median(train_t["pytorch-cl"]) / statistics.median(train_t["scratchnet"])
 
-    print()
-    print("| arch | engine | s/epoch | train samples/s | train speedup | infer samples/s | infer speedup | GEMM frac train | GEMM frac infer | peak MiB |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    table = ["| arch | engine | s/epoch | train samples/s | train speedup | infer samples/s | infer speedup | GEMM frac train | GEMM frac infer | peak MiB |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        print(f"| {r['arch']} | {r['engine']} | {r['epoch_s']:.3f} | {r['train_sps']:,.0f} | {r['speedup']:.2f} | "
-              f"{r['infer_sps']:,.0f} | {r['infer_speedup']:.2f} | {r['train_frac']:.1%} | {r['infer_frac']:.1%} | {r['peak_mib']:.0f} |")
-    print()
-    print("speedup = PyTorch (default memory format) time / this engine's time; above 1 = faster than PyTorch.")
-    print("s/epoch extrapolated to a full 60,000-image epoch from the timed batches: "
-          + ", ".join(f"{a} {b}" for a, b in timed_batches.items()))
-    print("extra: " + " ".join(f"{k}={v:.2f}" for k, v in speed.items()))
+        table.append(f"| {r['arch']} | {r['engine']} | {r['epoch_s']:.3f} | {r['train_sps']:,.0f} | {r['speedup']:.2f} | "
+                     f"{r['infer_sps']:,.0f} | {r['infer_speedup']:.2f} | {r['train_frac']:.1%} | {r['infer_frac']:.1%} | {r['peak_mib']:.0f} |")
+    notes = [
+        "speedup = PyTorch (default memory format) time / this engine's time; above 1 = faster than PyTorch.",
+        "s/epoch extrapolated to a full 60,000-image epoch from the timed batches: "
+        + ", ".join(f"{a} {b}" for a, b in timed_batches.items()),
+        "peak MiB = RSS growth during 20 training batches and inference on the test set, in a fresh process.",
+        "extra: " + " ".join(f"{k}={v:.2f}" for k, v in speed.items()),
+    ]
+    last = "speedups: " + " ".join(f"{k}={speed[k]:.2f}" for k in ("mlp_train", "mlp_infer", "cnn_train") if k in speed)
+    print("\n" + "\n".join(table) + "\n\n" + "\n".join(notes))
+    if args.markdown:
+        command = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py " + " ".join(sys.argv[1:])
+        args.markdown.write_text("# Benchmark results\n\n```\n" + "\n".join(header) + "\n```\n\nCommand: `"
+                                 + command + "`\n\n" + "\n".join(table) + "\n\n" + "\n\n".join(notes)
+                                 + "\n\n`" + last + "`\n")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "speedups": speed, "gemm_gflops": peak}, indent=2))
-    print(f"speedups: mlp_train={speed['mlp_train']:.2f} mlp_infer={speed['mlp_infer']:.2f} cnn_train={speed['cnn_train']:.2f}")
+    print(last)
 
 
 if __name__ == "__main__":

@@ -84,6 +84,38 @@ def _bar(total: int, epoch: int, epochs: int):
                 disable=not sys.stderr.isatty())
 
 
+def train_epoch(model: nn.Sequential, opt: nn.optim.Optimizer, recipe: dict, x: np.ndarray, y: np.ndarray,
+                order: np.ndarray, augment_rng: np.random.Generator, epoch: int) -> tuple[float, float]:
+    """One pass over x (N, C, H, W), y (N, K) one-hot in `order`; returns (mean loss, accuracy)."""
+    params, grads = model.parameters(), model.gradients()
+    bs, shift = recipe["batch_size"], recipe["augment_shift"]
+    start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
+    with _bar(len(x), epoch, recipe["epochs"]) as bar:
+        for b, i in enumerate(range(0, len(x), bs), start=1):
+            idx = order[i:i + bs]
+            xb, yb = x[idx], y[idx]
+            if shift:
+                xb = random_shift(xb, shift, augment_rng)
+            logits = model.forward(xb, train=True)
+            loss, dlogits = nn.softmax_cross_entropy(logits, yb)
+            if not math.isfinite(loss):
+                raise TrainingDiverged(f"loss became {loss} at epoch {epoch}, batch {b}: lower train.lr or enable clipping")
+            model.backward(dlogits, clip_dz=recipe["clip_dz"])
+            if recipe["clip_value"] is not None:
+                nn.clip_values(grads, recipe["clip_value"])
+            if recipe["clip_norm"] is not None:
+                nn.clip_global_norm(grads, recipe["clip_norm"])
+            opt.step(params, grads)
+            seen += len(idx)
+            loss_sum += loss * len(idx)
+            correct += int((logits.argmax(1) == yb.argmax(1)).sum())
+            if not bar.disable:
+                bar.update(len(idx))
+                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.4f}",
+                                rate=f"{seen / (time.perf_counter() - start):.0f}/s", refresh=False)
+    return loss_sum / seen, correct / seen
+
+
 def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.random.Generator,
         log=print) -> tuple[list[dict], int]:
     """Train in place; restore the best weights by val accuracy. Returns (history, best epoch)."""
@@ -93,46 +125,22 @@ def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.rand
     lr_at = nn.schedule(recipe["schedule"], recipe["lr"], epochs=recipe["epochs"],
                         decay=recipe["lr_decay"], step_size=recipe["step_size"])
     shuffle_rng, augment_rng = rng.spawn(2)
-    params, grads = model.parameters(), model.gradients()
-    bs, shift = recipe["batch_size"], recipe["augment_shift"]
-    history, best, best_acc, stale = [], 0, -1.0, 0
+    params = model.parameters()
     best_params = {k: v.copy() for k, v in params.items()}
+    history, best, best_score, stale = [], 0, -math.inf, 0
     for epoch in range(1, recipe["epochs"] + 1):
         opt.lr = lr_at(epoch - 1)
-        start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
-        order = shuffle_rng.permutation(len(x))
-        with _bar(len(x), epoch, recipe["epochs"]) as bar:
-            for b, i in enumerate(range(0, len(x), bs), start=1):
-                idx = order[i:i + bs]
-                xb, yb = x[idx], y[idx]
-                if shift:
-                    xb = random_shift(xb, shift, augment_rng)
-                logits = model.forward(xb, train=True)
-                loss, dlogits = nn.softmax_cross_entropy(logits, yb)
-                if not math.isfinite(loss):
-                    raise TrainingDiverged(f"loss became {loss} at epoch {epoch}, batch {b}: lower train.lr or enable clipping")
-                model.backward(dlogits, clip_dz=recipe["clip_dz"])
-                if recipe["clip_value"] is not None:
-                    nn.clip_values(grads, recipe["clip_value"])
-                if recipe["clip_norm"] is not None:
-                    nn.clip_global_norm(grads, recipe["clip_norm"])
-                opt.step(params, grads)
-                seen += len(idx)
-                loss_sum += loss * len(idx)
-                correct += int((logits.argmax(1) == yb.argmax(1)).sum())
-                bar.update(len(idx))
-                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.4f}",
-                                rate=f"{seen / (time.perf_counter() - start):.0f}/s", refresh=False)
+        start = time.perf_counter()
+        loss, acc = train_epoch(model, opt, recipe, x, y, shuffle_rng.permutation(len(x)), augment_rng, epoch)
         seconds = time.perf_counter() - start
-        val_loss, val_acc = evaluate_split(model, xv, yv) if len(xv) else (float("nan"), float("nan"))
-        row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-               "val_loss": val_loss, "val_accuracy": val_acc, "lr": opt.lr, "seconds": seconds}
-        history.append(row)
-        log(f"epoch {epoch:3d}  loss {row['train_loss']:.4f}  acc {row['train_accuracy']:.4f}  "
-            f"val_loss {val_loss:.4f}  val_acc {val_acc:.4f}  lr {opt.lr:.5f}  {seconds:.1f}s")
-        score = val_acc if len(xv) else -row["train_loss"]
-        if score > best_acc:
-            best, best_acc, stale = epoch, score, 0
+        val_loss, val_acc = evaluate_split(model, xv, yv) if len(xv) else (math.nan, math.nan)
+        history.append({"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "val_loss": val_loss,
+                        "val_accuracy": val_acc, "lr": opt.lr, "seconds": seconds})
+        log(f"epoch {epoch:3d}  loss {loss:.4f}  acc {acc:.4f}  val_loss {val_loss:.4f}  "
+            f"val_acc {val_acc:.4f}  lr {opt.lr:.5f}  {seconds:.1f}s")
+        score = val_acc if len(xv) else -loss  # without a val split, keep the lowest train loss
+        if score > best_score:
+            best, best_score, stale = epoch, score, 0
             for k, v in params.items():
                 best_params[k][...] = v
         else:

@@ -90,6 +90,7 @@ def test_whole_small_cnn():
         {"type": "dense", "units": "classes"},
     ]
     model = nn.build(specs, (2, 6, 6), 3, rng, dtype=np.float64)
+    assert model.first_trainable == 0 and not model.layers[0].input_grad
     model.layers[0].input_grad = True
     x, y = rng.standard_normal((4, 2, 6, 6)), rng.integers(0, 3, 4)
 

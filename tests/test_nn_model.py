@@ -26,7 +26,7 @@ def random_problem(n=32, classes=4, seed=0):
 
 
 RECIPE = {**nn.PRESETS["mlp"], "layers": SMALL_CNN, "epochs": 60, "batch_size": 8, "optimizer": "adam",
-          "lr": 0.01, "schedule": "constant", "weight_decay": 0.0, "early_stopping": 0}
+          "lr": 0.01, "schedule": "constant", "weight_decay": 0.0, "early_stopping": 0, "augment_shift": 0}
 
 
 def train_small(seed=0):
@@ -177,3 +177,11 @@ def test_saved_bytes_are_deterministic(saved, tmp_path):
     serialize.save(model, tmp_path / "again", classes=[0, 1, 2, 3])
     assert (folder / "model.npz").read_bytes() == (tmp_path / "again" / "model.npz").read_bytes()
     assert zipfile.ZipFile(folder / "model.npz").namelist()[0].endswith(".npy")
+
+
+def test_backward_stops_at_the_first_trainable_layer():
+    mlp = nn.build(nn.PRESETS["mlp"]["layers"], (1, 28, 28), 10, np.random.default_rng(0))
+    assert mlp.first_trainable == 1 and not mlp.layers[1].input_grad and mlp.layers[3].input_grad
+    logits = mlp.forward(np.zeros((2, 1, 28, 28), np.float32), train=True)
+    mlp.backward(np.ones_like(logits))  # the flatten in front is never asked for a gradient
+    assert all(np.isfinite(g).all() for g in mlp.gradients().values())

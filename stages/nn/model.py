@@ -21,8 +21,12 @@ class Sequential:
     def __init__(self, layers: list[Layer], input_shape: tuple[int, ...]):
         self.layers = layers
         self.input_shape = tuple(input_shape)
-        if layers:
-            layers[0].input_grad = False
+        # backward stops at the first layer with parameters: nothing before it has anything to
+        # learn, and that layer need not compute its own input gradient (for an MLP behind a
+        # flatten, that saves a third of the first layer's backward work)
+        self.first_trainable = next((i for i, layer in enumerate(layers) if layer.params), len(layers))
+        if self.first_trainable < len(layers):
+            layers[self.first_trainable].input_grad = False
         for before, layer in zip(layers, layers[1:]):
             if isinstance(layer, ReLU) and isinstance(before, (Dense, Conv2D)):
                 layer.inplace = True
@@ -34,7 +38,7 @@ class Sequential:
 
     def backward(self, dy: np.ndarray, *, clip_dz: float | None = None) -> None:
         """Backpropagate dL/d(output); fills each layer's grads. clip_dz clips the signal between layers."""
-        for layer in reversed(self.layers):
+        for layer in reversed(self.layers[self.first_trainable:]):
             if clip_dz is not None:
                 dy = np.clip(dy, -clip_dz, clip_dz)
             dy = layer.backward(dy)

@@ -1,0 +1,33 @@
+"""The benchmark's own pieces run (PyTorch parts only where it is installed: it is a bench-only extra)."""
+
+import numpy as np
+import pytest
+
+from bench.run import ARCHS, Ours, flops_per_sample
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_scratchnet_engine_steps(arch):
+    engine = Ours(arch)
+    x = np.random.default_rng(0).random((300, 1, 28, 28), dtype=np.float32)
+    y = np.arange(300) % 10
+    before = engine.params["0.W" if arch != "mlp" else "1.W"].copy()
+    engine.epoch(x, y, 128, 2)
+    assert not np.array_equal(before, engine.params["0.W" if arch != "mlp" else "1.W"])
+    assert sum(len(b) for b in engine.infer(x, 100)) == 300
+
+
+def test_flop_count_of_the_mlp():
+    fwd, train = flops_per_sample(Ours("mlp").model)
+    assert fwd == 2 * (784 * 128 + 128 * 64 + 64 * 10)
+    assert train == 2 * 784 * 128 * 2 + 2 * (128 * 64 + 64 * 10) * 3
+
+
+def test_torch_twin_matches_forward():
+    torch = pytest.importorskip("torch")
+    from bench.run import Torch
+
+    ours, theirs = Ours("small_cnn"), Torch("small_cnn")
+    x = np.random.default_rng(1).random((4, 1, 28, 28), dtype=np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(ours.model.forward(x), theirs.model(torch.from_numpy(x)).numpy(), atol=1e-4)
