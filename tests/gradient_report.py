@@ -7,7 +7,7 @@ import numpy as np
 
 from stages import nn
 from stages.nn.gradcheck import check_layer, numeric_grad, rel_error
-from tests.test_nn_gradients import CASES, LAYERS32
+from tests.test_nn_gradients import CASES, LAYERS32, whole_cnn_errors
 
 
 def main() -> None:
@@ -23,6 +23,8 @@ def main() -> None:
     _, grad = nn.softmax_cross_entropy(logits, labels)
     err = rel_error(grad, numeric_grad(lambda: nn.softmax_cross_entropy(logits, labels)[0], logits))
     print(f"| softmax_cross_entropy | {err:.1e} | logits |")
+    errors = whole_cnn_errors()
+    print(f"| whole CNN (conv, sigmoid, pool, strided conv, relu, overlapping pool, dense) | {max(errors.values()):.1e} | {', '.join(errors)} |")
     dtypes = []
     for name, make in LAYERS32.items():
         layer = make()
