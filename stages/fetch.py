@@ -110,7 +110,8 @@ def from_mirrors(mirrors: list[str]) -> dict[str, np.ndarray]:
                 finally:
                     dest.unlink(missing_ok=True)
             else:
-                raise DataError(f"{name}: no mirror gave a good copy: " + "; ".join(failures))
+                raise DataError(f"{name}: no mirror gave a good copy: " + "; ".join(failures)
+                                + f" (offline? point {ENV_DIR} or --source at a folder holding the four files)")
     return arrays
 
 

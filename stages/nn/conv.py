@@ -54,11 +54,9 @@ class Conv2D(Layer):
         w = self.params["W"]
         return w.transpose(0, 2, 3, 1).reshape(len(w), -1)
 
-    def _buffer(self, name: str, shape: tuple, dtype, reuse: bool) -> np.ndarray:
-        """A scratch array; in training it is kept and reused, sparing a large fresh allocation
-        (and its page faults) every step. It is only valid until the next forward/backward."""
-        if not reuse:
-            return np.empty(shape, dtype)
+    def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        """A scratch array kept and reused while the batch shape stays the same, sparing a large
+        fresh allocation (and its page faults) every step. Valid until the next forward/backward."""
         buf = self._buffers.get(name)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
             buf = self._buffers[name] = np.empty(shape, dtype)
@@ -70,7 +68,7 @@ class Conv2D(Layer):
             ones = self._buffers["ones"] = np.ones(m, dtype)
         return ones
 
-    def _im2col(self, xh: np.ndarray, pad: int, reuse: bool) -> np.ndarray:
+    def _im2col(self, xh: np.ndarray, pad: int) -> np.ndarray:
         """xh (N, H, W, C), channels-last -> cols (N*Ho*Wo, kh*kw*C), columns ordered (kh, kw, C)."""
         n, h, w, c = xh.shape
         k, s = self.k, self.stride
@@ -79,12 +77,12 @@ class Conv2D(Layer):
         if c == 1:
             # one channel: build the transpose, one long contiguous row per kernel offset, and
             # return its transposed view (BLAS takes either orientation at the same speed)
-            rows = self._buffer("cols", (k * k, n, ho, wo), xh.dtype, reuse)
+            rows = self._buffer("cols", (k * k, n, ho, wo), xh.dtype)
             for i in range(k):
                 for j in range(k):
                     rows[i * k + j] = xp[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s, 0]
             return rows.reshape(k * k, -1).T
-        cols = self._buffer("cols", (n, ho, wo, k, k, c), xh.dtype, reuse)
+        cols = self._buffer("cols", (n, ho, wo, k, k, c), xh.dtype)
         win = sliding_window_view(xp, (k, k), axis=(1, 2))[:, ::s, ::s]  # (N, Ho, Wo, C, kh, kw)
         np.copyto(cols, win.transpose(0, 1, 2, 4, 5, 3))
         return cols.reshape(n * ho * wo, k * k * c)
@@ -93,7 +91,7 @@ class Conv2D(Layer):
         n, c, h, w = x.shape
         ho, wo = _out_size(h, self.k, self.stride, self.pad), _out_size(w, self.k, self.stride, self.pad)
         self.x_shape = x.shape
-        self.cols = self._im2col(x.transpose(0, 2, 3, 1), self.pad, reuse=train)  # kept for dW
+        self.cols = self._im2col(x.transpose(0, 2, 3, 1), self.pad)  # kept for dW
         y = self.cols @ self._wmat().T
         y += self.params["b"]
         return y.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2)
@@ -115,7 +113,7 @@ class Conv2D(Layer):
         # col2im as one GEMM per kernel offset, each added into a strided block of dx whose rows
         # are contiguous runs of Wo * C values. (Measured here: one big GEMM then a scatter of
         # C-sized runs, or dx as a full convolution of dy with the flipped kernel, are both slower.)
-        dxp = self._buffer("dx", (n, h + 2 * p, w + 2 * p, c), dy.dtype, reuse=True)
+        dxp = self._buffer("dx", (n, h + 2 * p, w + 2 * p, c), dy.dtype)
         dxp.fill(0)
         wt = self.params["W"].transpose(2, 3, 0, 1)  # (kh, kw, O, C)
         for i in range(k):
