@@ -161,3 +161,13 @@ def test_loss_keeps_float32():
     logits = np.random.default_rng(0).standard_normal((8, 10)).astype(np.float32)
     _, grad = nn.softmax_cross_entropy(logits, np.eye(10, dtype=np.float32)[np.arange(8)])
     assert grad.dtype == np.float32
+
+
+@pytest.mark.parametrize("size, stride", [(2, 2), (3, 3), (3, 2), (2, 1)])
+def test_maxpool_tie_gets_the_gradient_once(size, stride):
+    x = np.zeros((2, 3, 7, 7), np.float32)  # every window is one big tie
+    layer = nn.MaxPool2D(size, stride)
+    y = layer.forward(x, train=True)
+    dx = layer.backward(np.ones_like(y))
+    assert dx.sum() == y.size  # each window routed its gradient to exactly one input
+    assert set(np.unique(dx)) <= set(range(size * size + 1))
