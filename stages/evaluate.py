@@ -11,7 +11,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from . import atomic, nn, plots
 from .nn import serialize
-from .preprocess import load_split
+from .preprocess import load_split, model_input
 
 
 def read_history(path: Path | str) -> list[dict]:
@@ -24,9 +24,7 @@ def evaluate(model_dir: Path | str, data_dir: Path | str, history_path: Path | s
     """Score the trained model on the test split and write metrics, confusion data and PNGs."""
     model, manifest = serialize.load(model_dir)
     test = load_split(Path(data_dir) / "test.npz")
-    x, labels = test["x"][:, None], test["labels"]
-    if x.shape[1:] != tuple(manifest["input_shape"]):
-        raise nn.SpecError(f"test images are {x.shape[1:]} but the model takes {tuple(manifest['input_shape'])}")
+    x, labels = model_input(test, manifest["input_shape"]), test["labels"]
     logits = model.predict_logits(x, batch_size)
     loss, _ = nn.softmax_cross_entropy(logits, labels)
     probs = nn.softmax(logits)

@@ -6,6 +6,7 @@ ONNX graph: input `image` float32 (N, 1, H, W) in [0, 1]; output `probabilities`
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import numpy as np
 from . import atomic, nn
 from .errors import ScratchnetError
 from .nn import serialize
-from .preprocess import load_split
+from .preprocess import load_split, model_input
 
 
 class ExportError(ScratchnetError):
@@ -50,8 +51,7 @@ def to_onnx(model: nn.Sequential, opset: int = 13):
             raise ExportError(f"no ONNX translation for layer {layer.kind}")
         x = out
     nodes.append(helper.make_node("Softmax", [x], ["probabilities"], axis=1))
-    n_classes = model.layers[-1].out_shape((model.layers[-1].params["W"].shape[0],))[0] \
-        if isinstance(model.layers[-1], nn.Dense) else None
+    n_classes = model.output_shape()[0]
     graph = helper.make_graph(
         nodes, "scratchnet",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", *model.input_shape])],
@@ -112,8 +112,6 @@ weights = np.load("model.npz", allow_pickle=False)
 def export(model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, out_dir: Path | str,
            metrics_path: Path | str, *, opset: int = 13, tolerance: float = 1e-5) -> dict:
     """Export the trained model to `out_dir`; verify it on the test split; return the check result."""
-    import json
-
     model_dir = Path(model_dir)
     model, manifest = serialize.load(model_dir)
     test = load_split(Path(data_dir) / "test.npz")
@@ -122,7 +120,7 @@ def export(model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, o
     except ImportError as e:  # pragma: no cover
         raise ExportError(f"onnx is not installed ({e})") from None
     onnx_bytes = proto.SerializeToString()
-    result = {"opset": opset, **verify(onnx_bytes, model, test["x"][:, None], tolerance)}
+    result = {"opset": opset, **verify(onnx_bytes, model, model_input(test, model.input_shape), tolerance)}
     evaluation = json.loads(Path(eval_path).read_text()) if Path(eval_path).is_file() else {}
     card = MODEL_CARD.format(
         params=model.num_parameters(), input_shape=tuple(model.input_shape), n_classes=len(manifest["classes"]),

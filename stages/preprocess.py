@@ -35,6 +35,15 @@ def load_split(path: Path | str) -> dict[str, np.ndarray]:
     return split
 
 
+def model_input(split: dict[str, np.ndarray], input_shape) -> np.ndarray:
+    """A split's images as (N, 1, H, W), checked against a model's per-sample input shape."""
+    x = split["x"][:, None]
+    if x.shape[1:] != tuple(input_shape):
+        raise DataError(f"the images are {x.shape[1:]} but the model takes {tuple(input_shape)}: "
+                        "was it trained on another dataset?")
+    return x
+
+
 def _val_count(val_size: float, n_train: int) -> int:
     count = int(round(val_size * n_train)) if isinstance(val_size, float) and val_size < 1 else int(val_size)
     if count >= n_train:

@@ -149,6 +149,7 @@ CASES = {
     "image: animated GIF": _image(_animated),
     "image: huge (9000x9000)": _image(lambda p: Image.new("1", (9000, 9000)).save(p, format="PNG")),
     "image: blank page": _image(lambda p: Image.new("RGB", (64, 64), (250, 250, 250)).save(p, format="PNG")),
+    "model: trained on images of another size": lambda root: _other_size_model(root),
     "missing input: train before preprocess": lambda root: ["train", "--data", root / "bad" / "nothing", "-p", root / "params.yaml"],
     "missing input: evaluate before train": lambda root: ["evaluate", "--model-dir", root / "bad" / "nothing", "-p", root / "params.yaml"],
     "missing input: preprocess before fetch": lambda root: ["preprocess", "--raw", root / "bad" / "nothing", "--out", root / "prepared", "-p", root / "params.yaml"],
@@ -163,6 +164,17 @@ def _preprocess_after_fetch(root: Path, damage) -> list:
 
     fetch(staged, dataset="idx", source=str(folder))
     return ["preprocess", "--raw", staged, "--out", root / "prepared", "-p", root / "params.yaml", "--set", "num_classes=3"]
+
+
+def _other_size_model(root: Path) -> list:
+    """A model for 28x28 inputs evaluated on the sandbox's 8x8 digits."""
+    from stages.nn import build, serialize
+
+    folder = root / "bad" / "model28"
+    model = build([{"type": "flatten"}, {"type": "dense", "units": "classes"}], (1, 28, 28), 10, np.random.default_rng(0))
+    serialize.save(model, folder, classes=list(range(10)))
+    return ["evaluate", "--model-dir", folder, "--data", root / "prepared", "--history", root / "artifacts/history.tsv",
+            "--metrics", root / "artifacts/eval.json", "--plots", root / "artifacts/plots", "-p", root / "params.yaml"]
 
 
 def run_case(name: str, sandbox: Path) -> dict:

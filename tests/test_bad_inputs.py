@@ -20,6 +20,7 @@ EXPECT = {
     "model: missing array": "missing ['1.b']", "model: shape disagrees with manifest": "1.W",
     "model: newer format version": "format version 2 is not supported",
     "model: .npz holding a pickled object": "pickled object", "model: truncated .npz": "not a readable .npz",
+    "model: trained on images of another size": "the model takes (1, 28, 28)",
     "image: not an image": "not an image", "image: empty file": "empty file", "image: animated GIF": "2 frames",
     "image: huge (9000x9000)": "pixel bound", "image: blank page": "looks blank",
     "missing input: train before preprocess": "run `scratchnet preprocess`",

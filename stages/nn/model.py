@@ -53,6 +53,13 @@ class Sequential:
     def config(self) -> list[dict]:
         return [layer.config() for layer in self.layers]
 
+    def output_shape(self) -> tuple[int, ...]:
+        """Per-sample output shape, walked through the layers without running them."""
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.out_shape(shape)
+        return shape
+
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.parameters().values()))
 
