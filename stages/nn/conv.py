@@ -34,7 +34,6 @@ class Conv2D(Layer):
             weights = {"W": initialise(init, (c_out, c_in, kernel, kernel), rng, dtype), "b": np.zeros(c_out, dtype)}
         self.params = weights
         self._alloc_grads()
-        self._buffers: dict[str, np.ndarray] = {}
 
     def _pad(self, xh: np.ndarray, p: int) -> np.ndarray:
         """(N, H, W, C) -> (N, H + 2p, W + 2p, C) with zero borders, in a reused buffer whose
@@ -53,14 +52,6 @@ class Conv2D(Layer):
         """Weights as (O, kh * kw * C), matching the column order of im2col."""
         w = self.params["W"]
         return w.transpose(0, 2, 3, 1).reshape(len(w), -1)
-
-    def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
-        """A scratch array kept and reused while the batch shape stays the same, sparing a large
-        fresh allocation (and its page faults) every step. Valid until the next forward/backward."""
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[name] = np.empty(shape, dtype)
-        return buf
 
     def _ones(self, m: int, dtype) -> np.ndarray:
         ones = self._buffers.get("ones")
@@ -160,7 +151,7 @@ class MaxPool2D(Layer):
         n, c, h, w = x.shape
         ho, wo = _out_size(h, self.size, self.stride, 0), _out_size(w, self.size, self.stride, 0)
         # (k*k, N, C, Ho, Wo), stored channels-last like a conv's output so each copy moves C-runs
-        win = np.empty((self.size ** 2, n, ho, wo, c), x.dtype).transpose(0, 1, 4, 2, 3)
+        win = self._buffer("win", (self.size ** 2, n, ho, wo, c), x.dtype).transpose(0, 1, 4, 2, 3)
         for o, sl in enumerate(self._slices(ho, wo)):
             win[o] = x[sl]
         self.x, self.win, self.y = x, win, win.max(axis=0)
@@ -168,8 +159,13 @@ class MaxPool2D(Layer):
 
     def backward(self, dy):
         win, y = self.win, self.y
-        overlap = self.stride < self.size
-        dx = np.zeros_like(self.x)  # keeps x's memory layout; edges no window covers stay 0
+        n, c, h, w = self.x.shape
+        k, (ho, wo) = self.size, y.shape[2:]
+        overlap = self.stride < k
+        # channels-last like the conv before it; windows that tile x exactly overwrite every value
+        dx = self._buffer("dx", (n, h, w, c), dy.dtype).transpose(0, 3, 1, 2)
+        if self.stride != k or (ho * k, wo * k) != (h, w):
+            dx.fill(0)
         unclaimed = None  # windows whose maximum has not been routed yet
         for o, sl in enumerate(self._slices(*y.shape[2:])):
             hit = win[o] == y

@@ -20,6 +20,7 @@ class Layer:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.input_grad = True  # Sequential turns this off for the first layer: nobody reads dx there
+        self._buffers: dict[str, np.ndarray] = {}
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
         raise NotImplementedError
@@ -35,6 +36,14 @@ class Layer:
 
     def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
+        """A scratch array kept and reused while the batch shape stays the same, sparing a large
+        fresh allocation (and its page faults) every step. Valid until the next forward/backward."""
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[name] = np.empty(shape, dtype)
+        return buf
 
 
 class Dense(Layer):
