@@ -43,13 +43,13 @@ def run(fn: Callable[[], object]) -> None:
         fn()
     except ScratchnetError as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     except KeyboardInterrupt as e:
         typer.echo("interrupted: outputs from earlier runs were left as they were", err=True)
-        raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT))
+        raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
     except (OSError, MemoryError) as e:
         typer.echo(f"error: {type(e).__name__}: {e}", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
 
 
 def _section(stage: str, params_file: Path, overrides: list[str] | None) -> dict:

@@ -1,5 +1,4 @@
 import json
-import pickle
 import zipfile
 
 import numpy as np

@@ -5,7 +5,6 @@ import pytest
 
 from stages.errors import DataError, ParamsError
 from stages.fetch import fetch
-from stages.idx import idx_bytes
 from stages.preprocess import load_split, preprocess
 from tests.conftest import make_dataset, write_dataset
 
