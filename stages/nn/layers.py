@@ -82,21 +82,25 @@ class Dense(Layer):
 
 
 class ReLU(Layer):
-    """max(x, 0). With `inplace` (set by Sequential right after a dense or conv layer, whose fresh
-    output nobody else holds) it overwrites x and dy instead of allocating: two fewer passes."""
+    """max(x, 0).
+
+    Sequential lets it work in place, saving an allocation and a pass each way: `inplace_forward`
+    right after a dense or conv layer (whose fresh output nobody else holds), and
+    `inplace_backward` always (the gradient it receives is never read again by its producer).
+    """
 
     kind = "relu"
 
     def __init__(self):
         super().__init__()
-        self.inplace = False
+        self.inplace_forward = self.inplace_backward = False
 
     def forward(self, x, *, train):
-        self.y = np.maximum(x, 0, out=x if self.inplace else None)
+        self.y = np.maximum(x, 0, out=x if self.inplace_forward else None)
         return self.y
 
     def backward(self, dy):
-        if self.inplace:
+        if self.inplace_backward:
             dy *= self.y > 0
             return dy
         return dy * (self.y > 0)

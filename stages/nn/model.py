@@ -28,9 +28,10 @@ class Sequential:
         self.first_trainable = next((i for i, layer in enumerate(self.run_order) if layer.params), len(layers))
         if self.first_trainable < len(layers):
             self.run_order[self.first_trainable].input_grad = False
-        for before, layer in zip(self.run_order, self.run_order[1:]):
-            if isinstance(layer, ReLU) and isinstance(before, (Dense, Conv2D)):
-                layer.inplace = True
+        for before, layer in zip([None, *self.run_order], self.run_order):
+            if isinstance(layer, ReLU):
+                layer.inplace_backward = True
+                layer.inplace_forward = isinstance(before, (Dense, Conv2D))
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         for layer in self.run_order:
