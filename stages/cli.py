@@ -38,6 +38,9 @@ def _on_sigterm(signum, frame):
 
 def run(fn: Callable[[], object]) -> None:
     """Call fn; turn the project's errors and interruptions into one line on stderr and an exit code."""
+    # a shell starts background jobs with SIGINT ignored, and Python keeps it so; Ctrl-C and
+    # `kill -INT` should stop a stage cleanly wherever it was started
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         fn()
@@ -64,7 +67,7 @@ def _say(text: str) -> None:
 def fetch(
     out: Annotated[Path, typer.Option(help="Folder to write the four IDX files and checksums.json to.")] = Path("data/raw"),
     source: Annotated[Optional[str], typer.Option(
-        help="Override fetch.source: 'mirrors', 'openml', or a local folder holding the four IDX files.")] = None,
+        help="Override fetch.source: 'mirrors', 'openml', or a local folder or .tar(.gz)/.zip archive holding the four IDX files.")] = None,
     params_file: ParamsFile = Path("params.yaml"),
     overrides: Overrides = None,
 ) -> None:

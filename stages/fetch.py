@@ -1,8 +1,9 @@
 """fetch: put the four IDX files of a dataset into data/raw/, verified, plus checksums.json.
 
-Sources: the public MNIST mirrors (tried in order), a local folder holding the four files (gzipped or
-not), scikit-learn's bundled 8x8 digits, or OpenML's mnist_784. MNIST content is checked against
-pinned SHA-256 sums of the decompressed files, so a recompressed copy verifies too.
+Sources: the public MNIST mirrors (tried in order), a local folder or a .tar(.gz)/.zip archive
+holding the four files (gzipped or not), scikit-learn's bundled 8x8 digits, or OpenML's
+mnist_784. MNIST content is checked against pinned SHA-256 sums of the decompressed files, so a
+recompressed copy verifies too.
 """
 
 from __future__ import annotations
@@ -129,6 +130,38 @@ def from_folder(folder: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def from_archive(path: Path) -> dict[str, np.ndarray]:
+    """Read the four IDX files (plain or .gz, anywhere inside) from a .tar(.gz) or .zip archive."""
+    import tarfile
+    import zipfile
+
+    with tempfile.TemporaryDirectory(prefix="scratchnet-archive-") as tmp:
+        try:
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as z:
+                    _unpack([(m.filename, m.file_size, m) for m in z.infolist() if not m.is_dir()], Path(tmp), z.read)
+            elif tarfile.is_tarfile(path):
+                with tarfile.open(path) as t:
+                    _unpack([(m.name, m.size, m) for m in t.getmembers() if m.isfile()], Path(tmp),
+                            lambda m: t.extractfile(m).read())
+            else:
+                raise DataError(f"{path}: not a folder, a .tar(.gz) or a .zip archive")
+        except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as e:
+            raise DataError(f"{path}: corrupt archive ({e})") from None
+        return from_folder(Path(tmp))
+
+
+def _unpack(members: list, dest: Path, read) -> None:
+    """Write the members named like the four files (by file name, never by their path) into dest."""
+    wanted = set(FILES) | {name + ".gz" for name in FILES}
+    for name, size, member in members:
+        base = Path(name).name
+        if base in wanted:
+            if size > MAX_DOWNLOAD_BYTES:
+                raise DataError(f"{name}: {size} bytes inside the archive, above the {MAX_DOWNLOAD_BYTES} bound")
+            (dest / base).write_bytes(read(member))
+
+
 def from_digits(seed: int, test_size: float) -> dict[str, np.ndarray]:
     """scikit-learn's bundled 8x8 digits (values 0..16) as uint8 IDX arrays, split with a seed."""
     from sklearn.datasets import load_digits
@@ -175,6 +208,8 @@ def fetch(out_dir: Path | str, *, dataset: str = "mnist", source: str = "mirrors
         if dataset != "mnist":
             raise ParamsError("fetch.source: mirrors serve only MNIST; give a local folder for dataset idx")
         arrays = from_mirrors(mirrors or MIRRORS)
+    elif Path(source).is_file():
+        arrays = from_archive(Path(source))
     else:
         arrays = from_folder(Path(source))
     for split, (img, lab) in SPLITS.items():

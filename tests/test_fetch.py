@@ -118,3 +118,28 @@ def test_openml_source(tmp_path):  # pragma: no cover - needs the internet
         pytest.skip("no internet")
     record = fetch(tmp_path / "raw", dataset="mnist", source="openml")
     assert record["verified"]
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_archive_source(tmp_path, kind):
+    import tarfile
+    import zipfile
+
+    folder = write_dataset(tmp_path / "inner" / "mnist-like", make_dataset(), gz=kind == "zip")
+    archive = tmp_path / f"data.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(archive, "w") as z:
+            for p in folder.iterdir():
+                z.write(p, f"some/dir/{p.name}")
+    else:
+        with tarfile.open(archive, "w:gz") as t:
+            t.add(folder, arcname="mnist-like")
+    record = fetch(tmp_path / "raw", dataset="idx", source=str(archive))
+    assert record["files"]["train-images-idx3-ubyte"]["shape"] == [60, 6, 5]
+
+
+def test_a_file_that_is_no_archive(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(DataError, match="not a folder, a .tar"):
+        fetch(tmp_path / "raw", dataset="idx", source=str(tmp_path / "notes.txt"))
+    assert not (tmp_path / "raw").exists()

@@ -48,11 +48,14 @@ def test_killed_training_leaves_previous_outputs(trained, sig):
     before = snapshot(root)
     assert "model/model.npz" in before and "metrics/train.json" in before
     proc = subprocess.Popen(train_cmd(root, 1000), env=env, stderr=subprocess.PIPE, text=True)
-    for line in proc.stderr:  # wait until it is really training
-        if line.startswith("epoch"):
-            break
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
+    try:
+        for line in proc.stderr:  # wait until it is really training
+            if line.startswith("epoch"):
+                break
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()  # never leave a 1000-epoch run behind if the signal was not honoured
     assert proc.returncode == 128 + sig
     assert "interrupted" in err and "Traceback" not in err
     assert snapshot(root) == before
@@ -73,11 +76,17 @@ def test_interrupted_dvc_repro_then_a_clean_one(tmp_path):
     env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
     proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    for line in proc.stderr:
-        if line.startswith("epoch"):
-            break
-    os.killpg(proc.pid, signal.SIGINT)
-    proc.communicate(timeout=120)
+    try:
+        for line in proc.stderr:
+            if line.startswith("epoch"):
+                break
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=120)
+    finally:  # never leave a 1000-epoch run behind if the signal was not honoured
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     assert proc.returncode != 0
     leftovers = [p for p in (repo / "artifacts").rglob("*") if p.name.startswith(".") and p.name.endswith(".tmp")]
     assert not leftovers
