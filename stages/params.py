@@ -6,6 +6,7 @@ of range value raises ParamsError naming the key and what is allowed.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from typing import Any
 import yaml
 
 from .errors import ParamsError
+
+
+SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Field:
                 return None
             raise ParamsError(f"{key}: must be set ({self.describe()})")
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if float in kinds and isinstance(value, str) and SCIENTIFIC.fullmatch(value.strip()):
+            value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; people write it anyway
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value) if int not in kinds else value
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):

@@ -176,7 +176,8 @@ def train(params: dict[str, Any], data_dir: Path | str, model_dir: Path | str, m
         raise ParamsError(f"train.{e}" if str(e).startswith("layers") else f"train.layers: {e}") from None
     log(f"model {recipe['model']}: {model.num_parameters():,} parameters, input {input_shape}, {n_classes} classes")
     start = time.perf_counter()
-    history, best = fit(model, recipe, train_split, val_split, fit_rng, log=log)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught and named in fit
+        history, best = fit(model, recipe, train_split, val_split, fit_rng, log=log)
     seconds = time.perf_counter() - start
     best_row = history[best - 1]
     no_val = not len(val_split["x"])  # JSON has no NaN: report null instead

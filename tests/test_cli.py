@@ -115,6 +115,28 @@ def test_missing_input_hints_at_the_stage(params, tmp_path):
     assert "run `scratchnet fetch`" in error_line(result)
 
 
+def test_scientific_notation_without_a_dot(params):
+    from stages import params as P
+
+    assert P.load(params, "train", {"lr": "1e-3"})["lr"] == 0.001
+    assert P.load(params, "train", dict([P.parse_override("weight_decay=5e-4")]))["weight_decay"] == 0.0005
+    result = invoke("train", "-p", params, "--set", "batch_size=1e2")
+    assert "train.batch_size: got '1e2'" in error_line(result)  # integers stay strict
+
+
 def test_missing_params_file(tmp_path):
     result = invoke("fetch", "-p", tmp_path / "none.yaml")
     assert result.exit_code == 1 and "params file not found" in error_line(result)
+
+
+def test_diverging_loss_names_epoch_and_batch(tiny_idx, params, tmp_path):
+    invoke("fetch", "--out", tmp_path / "raw", "--source", tiny_idx, "-p", params)
+    invoke("preprocess", "--raw", tmp_path / "raw", "--out", tmp_path / "prep", "-p", params)
+    result = invoke("train", "--data", tmp_path / "prep", "--model-dir", tmp_path / "m", "-p", params,
+                    "--set", "optimizer=sgd", "--set", "lr=1e30")
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert [l for l in lines if l.startswith("error: ")] == [lines[-1]] and "Traceback" not in result.output
+    assert "loss became nan at epoch 1, batch" in lines[-1] and "lower train.lr" in lines[-1]
+    assert "RuntimeWarning" not in result.output
+    assert not (tmp_path / "m").exists()
