@@ -20,6 +20,14 @@ def params(tmp_path):
     return path
 
 
+@pytest.fixture
+def prepared(tiny_idx, params, tmp_path):
+    """tmp_path/prep: the tiny dataset fetched and preprocessed through the CLI."""
+    assert invoke("fetch", "--out", tmp_path / "raw", "--source", tiny_idx, "-p", params).exit_code == 0
+    assert invoke("preprocess", "--raw", tmp_path / "raw", "--out", tmp_path / "prep", "-p", params).exit_code == 0
+    return tmp_path / "prep"
+
+
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
@@ -97,9 +105,7 @@ def test_bad_params_one_line(params, tmp_path, override, message):
     assert message in error_line(result)
 
 
-def test_bad_layer_stack_named(tiny_idx, params, tmp_path):
-    invoke("fetch", "--out", tmp_path / "raw", "--source", tiny_idx, "-p", params)
-    invoke("preprocess", "--raw", tmp_path / "raw", "--out", tmp_path / "prep", "-p", params)
+def test_bad_layer_stack_named(prepared, params, tmp_path):
     result = invoke("train", "--data", tmp_path / "prep", "--model-dir", tmp_path / "m", "-p", params,
                     "--set", "model=custom", "--set", "layers=[{type: dense, units: 3}]")
     assert result.exit_code == 1
@@ -129,9 +135,7 @@ def test_missing_params_file(tmp_path):
     assert result.exit_code == 1 and "params file not found" in error_line(result)
 
 
-def test_diverging_loss_names_epoch_and_batch(tiny_idx, params, tmp_path):
-    invoke("fetch", "--out", tmp_path / "raw", "--source", tiny_idx, "-p", params)
-    invoke("preprocess", "--raw", tmp_path / "raw", "--out", tmp_path / "prep", "-p", params)
+def test_diverging_loss_names_epoch_and_batch(prepared, params, tmp_path):
     result = invoke("train", "--data", tmp_path / "prep", "--model-dir", tmp_path / "m", "-p", params,
                     "--set", "optimizer=sgd", "--set", "lr=1e30")
     assert result.exit_code == 1

@@ -41,10 +41,7 @@ class Conv2D(Layer):
         if not p:
             return xh
         n, h, w, c = xh.shape
-        shape = (n, h + 2 * p, w + 2 * p, c)
-        buf = self._buffers.get("padded")
-        if buf is None or buf.shape != shape or buf.dtype != xh.dtype:
-            buf = self._buffers["padded"] = np.zeros(shape, xh.dtype)
+        buf = self._buffer("padded", (n, h + 2 * p, w + 2 * p, c), xh.dtype, fill=0)
         buf[:, p:p + h, p:p + w] = xh
         return buf
 
@@ -52,12 +49,6 @@ class Conv2D(Layer):
         """Weights as (O, kh * kw * C), matching the column order of im2col."""
         w = self.params["W"]
         return w.transpose(0, 2, 3, 1).reshape(len(w), -1)
-
-    def _ones(self, m: int, dtype) -> np.ndarray:
-        ones = self._buffers.get("ones")
-        if ones is None or ones.shape != (m,) or ones.dtype != dtype:
-            ones = self._buffers["ones"] = np.ones(m, dtype)
-        return ones
 
     def _im2col(self, xh: np.ndarray, pad: int) -> np.ndarray:
         """xh (N, H, W, C), channels-last -> cols (N*Ho*Wo, kh*kw*C), columns ordered (kh, kw, C)."""
@@ -98,7 +89,7 @@ class Conv2D(Layer):
         else:
             gw = (self.cols.T @ dy_mat).T
         self.grads["W"][...] = gw.reshape(o, k, k, c).transpose(0, 3, 1, 2)
-        np.matmul(self._ones(len(dy_mat), dy.dtype), dy_mat, out=self.grads["b"])  # a GEMV beats sum(axis=0) ~5x
+        np.matmul(self._buffer("ones", (len(dy_mat),), dy.dtype, fill=1), dy_mat, out=self.grads["b"])  # a GEMV beats sum(axis=0) ~5x
         if not self.input_grad:
             return None
         # col2im as one GEMM per kernel offset, each added into a strided block of dx whose rows

@@ -37,12 +37,13 @@ class Layer:
     def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
-    def _buffer(self, name: str, shape: tuple, dtype) -> np.ndarray:
+    def _buffer(self, name: str, shape: tuple, dtype, fill: float | None = None) -> np.ndarray:
         """A scratch array kept and reused while the batch shape stays the same, sparing a large
-        fresh allocation (and its page faults) every step. Valid until the next forward/backward."""
+        fresh allocation (and its page faults) every step. Valid until the next forward/backward.
+        `fill` sets its values once, when it is (re)allocated."""
         buf = self._buffers.get(name)
         if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[name] = np.empty(shape, dtype)
+            buf = self._buffers[name] = np.empty(shape, dtype) if fill is None else np.full(shape, fill, dtype)
         return buf
 
 
