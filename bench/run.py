@@ -85,22 +85,28 @@ def torch_model(model: nn.Sequential):
     return torch.nn.Sequential(*layers)
 
 
+SHARDS = {"mlp": nn.PRESETS["seed-mlp"]["shards"], "cnn": nn.PRESETS["cnn"]["shards"], "small_cnn": 2}
+
+
 class Ours:
+    """scratchnet's engine, stepped the way the train stage steps it (nn.DataParallel)."""
+
     def __init__(self, arch, seed=0):
         self.model = nn.build(ARCHS[arch], (1, 28, 28), 10, np.random.default_rng(seed))
+        self.dp = nn.DataParallel(self.model, SHARDS[arch], np.random.default_rng(seed + 1))
         self.opt = nn.SGD(0.01, momentum=0.9)
-        self.params, self.grads = self.model.parameters(), self.model.gradients()
+        self.params = self.model.parameters()
 
     def epoch(self, x, y, batch, batches):
-        for b in range(batches):
-            i = (b * batch) % (len(x) - batch)
-            logits = self.model.forward(x[i:i + batch], train=True)
-            _, d = nn.softmax_cross_entropy(logits, y[i:i + batch])
-            self.model.backward(d)
-            self.opt.step(self.params, self.grads)
+        with self.dp:
+            for b in range(batches):
+                i = (b * batch) % (len(x) - batch)
+                self.dp.train_step(x[i:i + batch], y[i:i + batch])
+                self.opt.step(self.params, self.dp.grads)
 
     def infer(self, x, batch):
-        return [self.model.forward(x[i:i + batch]) for i in range(0, len(x), batch)]
+        with self.dp:
+            return [self.dp.forward(x[i:i + batch]) for i in range(0, len(x), batch)]
 
 
 class Torch:

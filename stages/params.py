@@ -94,6 +94,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "clip_value": Field(float, None, low=0.0, low_open=True, nullable=True),
         "clip_norm": Field(float, None, low=0.0, low_open=True, nullable=True),
         "augment_shift": Field(int, None, low=0, high=4, nullable=True),
+        "shards": Field(int, None, low=1, high=64, nullable=True),
         "early_stopping": Field(int, 0, low=0),
         "seed": Field(int, 0, low=0),
     },

@@ -20,7 +20,7 @@ from .nn import serialize
 from .preprocess import load_split
 
 RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-               "lr_decay", "step_size", "clip_dz", "clip_value", "clip_norm", "augment_shift")
+               "lr_decay", "step_size", "clip_dz", "clip_value", "clip_norm", "augment_shift", "shards")
 
 
 class TrainingDiverged(ScratchnetError):
@@ -66,7 +66,8 @@ def random_shift(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.
     return out
 
 
-def evaluate_split(model: nn.Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
+def evaluate_split(model: nn.Sequential | nn.DataParallel, x: np.ndarray, y: np.ndarray,
+                   batch_size: int = 1000) -> tuple[float, float]:
     """(mean loss, accuracy) of `model` on x (N, C, H, W) with one-hot y (N, K)."""
     total_loss, correct = 0.0, 0
     for i in range(0, len(x), batch_size):
@@ -84,10 +85,10 @@ def _bar(total: int, epoch: int, epochs: int):
                 disable=not sys.stderr.isatty())
 
 
-def train_epoch(model: nn.Sequential, opt: nn.optim.Optimizer, recipe: dict, x: np.ndarray, y: np.ndarray,
+def train_epoch(dp: nn.DataParallel, opt: nn.optim.Optimizer, recipe: dict, x: np.ndarray, y: np.ndarray,
                 order: np.ndarray, augment_rng: np.random.Generator, epoch: int) -> tuple[float, float]:
     """One pass over x (N, C, H, W), y (N, K) one-hot in `order`; returns (mean loss, accuracy)."""
-    params, grads = model.parameters(), model.gradients()
+    params, grads = dp.model.parameters(), dp.grads
     bs, shift = recipe["batch_size"], recipe["augment_shift"]
     start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
     with _bar(len(x), epoch, recipe["epochs"]) as bar:
@@ -96,11 +97,9 @@ def train_epoch(model: nn.Sequential, opt: nn.optim.Optimizer, recipe: dict, x: 
             xb, yb = x[idx], y[idx]
             if shift:
                 xb = random_shift(xb, shift, augment_rng)
-            logits = model.forward(xb, train=True)
-            loss, dlogits = nn.softmax_cross_entropy(logits, yb)
+            loss, logits = dp.train_step(xb, yb, clip_dz=recipe["clip_dz"])
             if not math.isfinite(loss):
                 raise TrainingDiverged(f"loss became {loss} at epoch {epoch}, batch {b}: lower train.lr or enable clipping")
-            model.backward(dlogits, clip_dz=recipe["clip_dz"])
             if recipe["clip_value"] is not None:
                 nn.clip_values(grads, recipe["clip_value"])
             if recipe["clip_norm"] is not None:
@@ -124,30 +123,31 @@ def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.rand
     opt = make_optimizer(recipe)
     lr_at = nn.schedule(recipe["schedule"], recipe["lr"], epochs=recipe["epochs"],
                         decay=recipe["lr_decay"], step_size=recipe["step_size"])
-    shuffle_rng, augment_rng = rng.spawn(2)
+    shuffle_rng, augment_rng, shard_rng = rng.spawn(3)
     params = model.parameters()
     best_params = {k: v.copy() for k, v in params.items()}
     history, best, best_score, stale = [], 0, -math.inf, 0
-    for epoch in range(1, recipe["epochs"] + 1):
-        opt.lr = lr_at(epoch - 1)
-        start = time.perf_counter()
-        loss, acc = train_epoch(model, opt, recipe, x, y, shuffle_rng.permutation(len(x)), augment_rng, epoch)
-        seconds = time.perf_counter() - start
-        val_loss, val_acc = evaluate_split(model, xv, yv) if len(xv) else (math.nan, math.nan)
-        history.append({"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "val_loss": val_loss,
-                        "val_accuracy": val_acc, "lr": opt.lr, "seconds": seconds})
-        log(f"epoch {epoch:3d}  loss {loss:.4f}  acc {acc:.4f}  val_loss {val_loss:.4f}  "
-            f"val_acc {val_acc:.4f}  lr {opt.lr:.5f}  {seconds:.1f}s")
-        score = val_acc if len(xv) else -loss  # without a val split, keep the lowest train loss
-        if score > best_score:
-            best, best_score, stale = epoch, score, 0
-            for k, v in params.items():
-                best_params[k][...] = v
-        else:
-            stale += 1
-            if recipe["early_stopping"] and stale >= recipe["early_stopping"]:
-                log(f"early stopping: no val improvement for {stale} epochs")
-                break
+    with nn.DataParallel(model, recipe["shards"], shard_rng) as dp:
+        for epoch in range(1, recipe["epochs"] + 1):
+            opt.lr = lr_at(epoch - 1)
+            start = time.perf_counter()
+            loss, acc = train_epoch(dp, opt, recipe, x, y, shuffle_rng.permutation(len(x)), augment_rng, epoch)
+            seconds = time.perf_counter() - start
+            val_loss, val_acc = evaluate_split(dp, xv, yv) if len(xv) else (math.nan, math.nan)
+            history.append({"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "val_loss": val_loss,
+                            "val_accuracy": val_acc, "lr": opt.lr, "seconds": seconds})
+            log(f"epoch {epoch:3d}  loss {loss:.4f}  acc {acc:.4f}  val_loss {val_loss:.4f}  "
+                f"val_acc {val_acc:.4f}  lr {opt.lr:.5f}  {seconds:.1f}s")
+            score = val_acc if len(xv) else -loss  # without a val split, keep the lowest train loss
+            if score > best_score:
+                best, best_score, stale = epoch, score, 0
+                for k, v in params.items():
+                    best_params[k][...] = v
+            else:
+                stale += 1
+                if recipe["early_stopping"] and stale >= recipe["early_stopping"]:
+                    log(f"early stopping: no val improvement for {stale} epochs")
+                    break
     for k, v in params.items():
         v[...] = best_params[k]
     return history, best

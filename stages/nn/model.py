@@ -61,6 +61,13 @@ class Sequential:
             shape = layer.out_shape(shape)
         return shape
 
+    def replica(self, rng: np.random.Generator) -> Sequential:
+        """A model of the same layers sharing this one's parameter arrays (an optimizer step on
+        either updates both) but with its own gradients, caches and buffers; `rng` drives its dropout."""
+        params = self.parameters()
+        dtype = next(iter(params.values())).dtype if params else np.float32
+        return build(self.config(), self.input_shape, self.output_shape()[0], rng, dtype=dtype, weights=params)
+
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.parameters().values()))
 
@@ -188,13 +195,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "seed-mlp": {
         "layers": MLP_LAYERS, "epochs": 30, "batch_size": 128, "optimizer": "sgd", "lr": 0.01,
         "momentum": 0.0, "weight_decay": 0.0, "schedule": "exponential", "lr_decay": 0.95, "step_size": 10,
-        "clip_dz": 10.0, "clip_value": 5.0, "clip_norm": None, "augment_shift": 0,
+        "clip_dz": 10.0, "clip_value": 5.0, "clip_norm": None, "augment_shift": 0, "shards": 1,
     },
     # The same 784-128-64-10 shape with a better recipe.
     "mlp": {
         "layers": MLP_LAYERS, "epochs": 30, "batch_size": 128, "optimizer": "nesterov", "lr": 0.05,
         "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine", "lr_decay": 0.95, "step_size": 10,
-        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 1,
+        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 1, "shards": 1,
     },
     "cnn": {
         "layers": [
@@ -209,5 +216,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 12, "batch_size": 128, "optimizer": "adam", "lr": 0.002, "momentum": 0.9,
         "weight_decay": 0.0, "schedule": "cosine", "lr_decay": 0.95, "step_size": 10,
         "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 1,
+        "shards": 2,  # each batch in two halves on two threads: see parallel.py
     },
 }

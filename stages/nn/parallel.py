@@ -1,0 +1,95 @@
+"""Data parallelism over threads: each batch is cut into `shards` slices that replicas of the model,
+sharing its parameter arrays, run at the same time.
+
+NumPy releases the GIL inside ufuncs, copies and BLAS calls, so two threads keep two cores busy
+through a CNN's element-wise passes (im2col, pooling, ReLU) as well as its GEMMs, where BLAS's own
+threads would leave a core idle for all of the former. A dense net gains nothing: it is a few GEMMs
+per step, which BLAS already splits well. Results depend on `shards` (the gradient is summed shard
+by shard, and each replica's dropout has its own generator), never on how many cores run them.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .loss import softmax_cross_entropy
+from .model import Sequential
+
+
+class DataParallel:
+    """Train and infer with `model` on `shards` slices of each batch, at most one thread per core.
+
+    Use as a context manager: inside it, BLAS runs one thread per shard's thread, so the threads
+    do not oversubscribe the cores. With shards=1 it runs the model itself, exactly as without it.
+    """
+
+    def __init__(self, model: Sequential, shards: int, rng: np.random.Generator, threads: int | None = None):
+        if shards < 1:
+            raise ValueError(f"shards must be >= 1, got {shards}")
+        self.model, self.shards = model, shards
+        self.replicas = [model] if shards == 1 else [model.replica(r) for r in rng.spawn(shards)]
+        self.threads = min(shards, os.cpu_count() or 1) if threads is None else threads
+        self.grads = model.gradients()
+        self._replica_grads = [r.gradients() for r in self.replicas]
+        self._pool = self._blas = None
+
+    def __enter__(self) -> DataParallel:
+        if self.threads > 1:
+            from threadpoolctl import ThreadpoolController
+
+            cores = os.cpu_count() or 1
+            self._blas = ThreadpoolController().limit(limits=max(1, cores // self.threads), user_api="blas")
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="shard")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._blas.restore_original_limits()
+            self._pool = self._blas = None
+
+    def _run(self, fn, n: int) -> list:
+        """fn(k, lo, hi) for each non-empty shard [lo, hi) of n rows, on the pool when there is one."""
+        bounds = [(k, k * n // self.shards, (k + 1) * n // self.shards) for k in range(self.shards)]
+        bounds = [b for b in bounds if b[2] > b[1]]
+        if self._pool is None or len(bounds) == 1:
+            return [fn(*b) for b in bounds]
+        errstate = np.geterr()  # errstate is per thread: carry the caller's into the workers
+
+        def call(b):
+            with np.errstate(**errstate):
+                return fn(*b)
+        return list(self._pool.map(call, bounds))
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Inference logits (N, K) for x (N, ...)."""
+        if self.shards == 1:
+            return self.model.forward(x)
+        return np.concatenate(self._run(lambda k, lo, hi: self.replicas[k].forward(x[lo:hi]), len(x)))
+
+    def train_step(self, x: np.ndarray, y: np.ndarray, *, clip_dz: float | None = None) -> tuple[float, np.ndarray]:
+        """Forward and backward on x (N, ...) with targets y (one-hot (N, K) or indices (N,)); fills the
+        model's grads with the gradient of the batch-mean loss. Returns (loss, logits (N, K))."""
+        n = len(x)
+
+        def shard(k, lo, hi):
+            replica = self.replicas[k]
+            logits = replica.forward(x[lo:hi], train=True)
+            loss, dlogits = softmax_cross_entropy(logits, y[lo:hi])
+            weight = (hi - lo) / n  # each shard's mean, reweighted into the whole batch's mean
+            if weight != 1:
+                dlogits *= dlogits.dtype.type(weight)
+            replica.backward(dlogits, clip_dz=clip_dz)
+            return k, loss * weight, logits
+
+        results = self._run(shard, n)
+        if self.shards > 1:
+            first, *rest = (self._replica_grads[k] for k, _, _ in results)
+            for name, g in self.grads.items():
+                g[...] = first[name]
+                for other in rest:
+                    g += other[name]
+        return sum(r[1] for r in results), np.concatenate([r[2] for r in results])
