@@ -91,3 +91,37 @@ def test_clipping():
     g = {"a": np.array([0.3])}
     nn.clip_global_norm(g, 1.0)
     assert g["a"][0] == 0.3
+
+
+OPTIMIZERS = {
+    "sgd": lambda: nn.SGD(0.1, weight_decay=0.01),
+    "momentum": lambda: nn.SGD(0.1, momentum=0.9, weight_decay=0.01),
+    "nesterov": lambda: nn.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "adam": lambda: nn.Adam(0.01, weight_decay=0.01),
+}
+
+
+@pytest.mark.parametrize("kind", OPTIMIZERS)
+def test_flat_buffers_update_exactly_like_one_array_at_a_time(kind):
+    """A model's FlatDicts take the one-call-per-operation path; it must match the per-array path
+    bit for bit, keep its state keyed by name, and round-trip through state_dict either way."""
+    specs = [{"type": "flatten"}, {"type": "dense", "units": 5}, {"type": "relu"}, {"type": "dense", "units": "classes"}]
+    model = nn.build(specs, (1, 2, 3), 3, np.random.default_rng(0))
+    params, grads = model.parameters(), model.gradients()
+    assert params.flat.size == sum(p.size for p in params.values())
+    assert all(np.shares_memory(p, params.flat) for p in params.values())
+    plain = {k: v.copy() for k, v in params.items()}
+    flat_opt, plain_opt = OPTIMIZERS[kind](), OPTIMIZERS[kind]()
+    rng = np.random.default_rng(1)
+    for step in range(3):
+        grads.flat[...] = rng.standard_normal(grads.flat.size)
+        flat_opt.step(params, grads)
+        plain_opt.step(plain, {k: v.copy() for k, v in grads.items()})
+        if step == 1:  # continue the flat run from a state saved by name
+            flat_opt = OPTIMIZERS[kind]()
+            flat_opt.load_state_dict(plain_opt.state_dict())
+    for k in params:
+        np.testing.assert_array_equal(params[k], plain[k], err_msg=k)
+    assert flat_opt.state.keys() == plain_opt.state.keys()
+    for k, v in flat_opt.state.items():
+        np.testing.assert_array_equal(v, plain_opt.state[k], err_msg=k)

@@ -15,12 +15,44 @@ class SpecError(ValueError):
     """A layer spec is malformed or the stack's shapes do not fit."""
 
 
-class Sequential:
-    """Layers applied in order. Input (N, C, H, W) or whatever the first layer takes."""
+class FlatDict(dict):
+    """Named arrays that are, in order, consecutive views of one 1-D buffer `flat`: an optimizer can
+    update them all with one ufunc call per operation instead of one per array."""
 
-    def __init__(self, layers: list[Layer], input_shape: tuple[int, ...]):
+    def __init__(self, items: dict[str, np.ndarray], flat: np.ndarray):
+        super().__init__(items)
+        self.flat = flat
+
+
+def _flatten(dicts: list[dict[str, np.ndarray]]) -> np.ndarray | None:
+    """Move the arrays of `dicts`, in order, into one new contiguous buffer and put views of it in
+    their place; return the buffer (None, and nothing moved, if the dtypes differ)."""
+    arrays = [a for d in dicts for a in d.values()]
+    if len({a.dtype for a in arrays}) > 1:
+        return None
+    flat = np.empty(sum(a.size for a in arrays), arrays[0].dtype if arrays else np.float32)
+    offset = 0
+    for d in dicts:
+        for name, a in d.items():
+            d[name] = flat[offset:offset + a.size].reshape(a.shape)
+            d[name][...] = a
+            offset += a.size
+    return flat
+
+
+class Sequential:
+    """Layers applied in order. Input (N, C, H, W) or whatever the first layer takes.
+
+    The parameters of all layers live in one flat buffer, and so do the gradients (parameters()
+    and gradients() return FlatDicts), unless `share_params`: a replica keeps the arrays it was
+    given, which belong to another model.
+    """
+
+    def __init__(self, layers: list[Layer], input_shape: tuple[int, ...], *, share_params: bool = False):
         self.layers = layers
         self.input_shape = tuple(input_shape)
+        self._flat_params = None if share_params else _flatten([layer.params for layer in layers])
+        self._flat_grads = _flatten([layer.grads for layer in layers])
         self.run_order = _execution_order(layers)
         # backward stops at the first layer with parameters: nothing before it has anything to
         # learn, and that layer need not compute its own input gradient (for an MLP behind a
@@ -46,10 +78,13 @@ class Sequential:
             dy = layer.backward(dy)
 
     def parameters(self) -> dict[str, np.ndarray]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+        """Qualified name ("0.W") -> array, a FlatDict when they share one buffer."""
+        named = {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.params.items()}
+        return named if self._flat_params is None else FlatDict(named, self._flat_params)
 
     def gradients(self) -> dict[str, np.ndarray]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+        named = {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
+        return named if self._flat_grads is None else FlatDict(named, self._flat_grads)
 
     def config(self) -> list[dict]:
         return [layer.config() for layer in self.layers]
@@ -66,7 +101,8 @@ class Sequential:
         either updates both) but with its own gradients, caches and buffers; `rng` drives its dropout."""
         params = self.parameters()
         dtype = next(iter(params.values())).dtype if params else np.float32
-        return build(self.config(), self.input_shape, self.output_shape()[0], rng, dtype=dtype, weights=params)
+        return build(self.config(), self.input_shape, self.output_shape()[0], rng, dtype=dtype, weights=params,
+                     share_weights=True)
 
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.parameters().values()))
@@ -158,11 +194,13 @@ def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.G
 
 
 def build(specs: list[dict], input_shape: tuple[int, ...], num_classes: int,
-          rng: np.random.Generator, dtype=np.float32, weights: dict[str, np.ndarray] | None = None) -> Sequential:
+          rng: np.random.Generator, dtype=np.float32, weights: dict[str, np.ndarray] | None = None,
+          share_weights: bool = False) -> Sequential:
     """Build a model for per-sample `input_shape` (C, H, W) whose output is (num_classes,) logits.
 
     With `weights` (qualified name -> array, as saved), layers take those arrays instead of fresh
     ones; every shape is checked first, so a hostile manifest cannot make it allocate anything.
+    They are copied into the model's own flat buffer, or, with `share_weights`, used as they are.
     """
     if not isinstance(specs, list) or not specs:
         raise SpecError("layers: expected a non-empty list of layer specs")
@@ -180,7 +218,7 @@ def build(specs: list[dict], input_shape: tuple[int, ...], num_classes: int,
     if shape != (num_classes,):
         raise SpecError(f"layers: the stack outputs {shape} but the data has {num_classes} classes; "
                         "end with {type: dense, units: classes}")
-    return Sequential(layers, input_shape)
+    return Sequential(layers, input_shape, share_params=share_weights)
 
 
 MLP_LAYERS = [

@@ -18,22 +18,54 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.state: dict[str, np.ndarray] = {}
         self.steps = 0
+        self._flat: dict[str, np.ndarray] = {}  # slot -> flat buffer whose views are in self.state
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         self.steps += 1
+        flat = _flat_pair(params, grads)
+        if flat is not None:  # every array at once: one ufunc call per operation
+            p, g = flat
+            if self.weight_decay:
+                g = g + self._flat_slot("decay", params, fill=self._decay_of) * p
+            self._update(params, p, g)
+            return
         for name, p in params.items():
             g = grads[name]
             if self.weight_decay and name.endswith(".W"):  # L2 on weights, not biases
                 g = g + p.dtype.type(self.weight_decay) * p
             self._update(name, p, g)
 
-    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
+    def _decay_of(self, name: str) -> float:
+        return self.weight_decay if name.endswith(".W") else 0.0
+
+    def _update(self, name: str | dict, p: np.ndarray, g: np.ndarray) -> None:
+        """Update p in place; `name` is the parameter's name, or the whole dict when p is flat."""
         raise NotImplementedError
 
-    def _slot(self, key: str, like: np.ndarray) -> np.ndarray:
+    def _slot(self, slot: str, name: str | dict, like: np.ndarray) -> np.ndarray:
+        if isinstance(name, dict):
+            return self._flat_slot(slot, name)
+        key = f"{name}.{slot}"
         if key not in self.state:
             self.state[key] = np.zeros_like(like)
         return self.state[key]
+
+    def _flat_slot(self, slot: str, params: dict, fill=None) -> np.ndarray:
+        """A flat state buffer laid out like params.flat; its per-parameter views are what
+        self.state holds under "name.slot", so state_dict() stays keyed by name."""
+        flat = self._flat.get(slot)
+        if flat is None or flat.shape != params.flat.shape:
+            flat = self._flat[slot] = np.zeros_like(params.flat)
+            offset = 0
+            for name, p in params.items():
+                view = flat[offset:offset + p.size].reshape(p.shape)
+                if fill is not None:
+                    view[...] = fill(name)
+                else:
+                    view[...] = self.state.get(f"{name}.{slot}", 0)
+                    self.state[f"{name}.{slot}"] = view
+                offset += p.size
+        return flat
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {**self.state, "steps": np.array(self.steps)}
@@ -42,6 +74,15 @@ class Optimizer:
         state = dict(state)
         self.steps = int(state.pop("steps"))
         self.state = {k: np.array(v) for k, v in state.items()}
+        self._flat = {}
+
+
+def _flat_pair(params: dict, grads: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """(params.flat, grads.flat) when both are FlatDicts laid out alike, else None."""
+    p, g = getattr(params, "flat", None), getattr(grads, "flat", None)
+    if p is None or g is None or p.shape != g.shape or p.dtype != g.dtype or params.keys() != grads.keys():
+        return None
+    return p, g
 
 
 class SGD(Optimizer):
@@ -57,7 +98,7 @@ class SGD(Optimizer):
             p -= lr * g
             return
         mu = p.dtype.type(self.momentum)
-        v = self._slot(f"{name}.velocity", p)
+        v = self._slot("velocity", name, p)
         v *= mu
         v += g
         p -= lr * (g + mu * v) if self.nesterov else lr * v
@@ -73,7 +114,7 @@ class Adam(Optimizer):
 
     def _update(self, name, p, g):
         t = p.dtype.type
-        m, v = self._slot(f"{name}.m", p), self._slot(f"{name}.v", p)
+        m, v = self._slot("m", name, p), self._slot("v", name, p)
         m *= t(self.beta1)
         m += t(1 - self.beta1) * g
         v *= t(self.beta2)
@@ -99,15 +140,20 @@ def schedule(kind: str, lr: float, *, epochs: int, decay: float = 0.95, step_siz
 
 def clip_values(grads: dict[str, np.ndarray], limit: float) -> None:
     """Clip every gradient element to [-limit, limit], in place."""
-    for g in grads.values():
+    for g in _arrays(grads):
         np.clip(g, -limit, limit, out=g)
 
 
 def clip_global_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     """Scale all gradients together so their joint L2 norm is at most max_norm; return the old norm."""
-    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads.values()))
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in _arrays(grads)))
     if norm > max_norm:
         scale = max_norm / (norm + 1e-12)
-        for g in grads.values():
+        for g in _arrays(grads):
             g *= g.dtype.type(scale)
     return norm
+
+
+def _arrays(grads: dict[str, np.ndarray]) -> list[np.ndarray]:
+    flat = getattr(grads, "flat", None)
+    return [flat] if flat is not None else list(grads.values())

@@ -87,9 +87,17 @@ class DataParallel:
 
         results = self._run(shard, n)
         if self.shards > 1:
-            first, *rest = (self._replica_grads[k] for k, _, _ in results)
-            for name, g in self.grads.items():
-                g[...] = first[name]
-                for other in rest:
-                    g += other[name]
+            _sum_into(self.grads, [self._replica_grads[k] for k, _, _ in results])
         return sum(r[1] for r in results), np.concatenate([r[2] for r in results])
+
+
+def _sum_into(total: dict[str, np.ndarray], parts: list[dict[str, np.ndarray]]) -> None:
+    """total = the sum of parts, name by name, in order (one flat array each when they have one)."""
+    if all(hasattr(d, "flat") for d in (total, *parts)):
+        pairs = [(total.flat, [d.flat for d in parts])]
+    else:
+        pairs = [(out, [d[name] for d in parts]) for name, out in total.items()]
+    for out, (head, *tail) in pairs:
+        np.copyto(out, head)
+        for other in tail:
+            out += other
