@@ -89,7 +89,7 @@ class Conv2D(Layer):
         else:
             gw = (self.cols.T @ dy_mat).T
         self.grads["W"][...] = gw.reshape(o, k, k, c).transpose(0, 3, 1, 2)
-        np.matmul(self._buffer("ones", (len(dy_mat),), dy.dtype, fill=1), dy_mat, out=self.grads["b"])  # a GEMV beats sum(axis=0) ~5x
+        self._bias_grad(dy_mat)
         if not self.input_grad:
             return None
         # col2im as one GEMM per kernel offset, each added into a strided block of dx whose rows

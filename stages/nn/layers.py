@@ -37,6 +37,11 @@ class Layer:
     def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
+    def _bias_grad(self, dy_mat: np.ndarray) -> None:
+        """grads["b"] = dy_mat (M, out) summed over its rows, as a GEMV with a ones vector: BLAS does
+        that several times faster than sum(axis=0)."""
+        np.matmul(self._buffer("ones", (len(dy_mat),), dy_mat.dtype, fill=1), dy_mat, out=self.grads["b"])
+
     def _buffer(self, name: str, shape: tuple, dtype, fill: float | None = None) -> np.ndarray:
         """A scratch array kept and reused while the batch shape stays the same, sparing a large
         fresh allocation (and its page faults) every step. Valid until the next forward/backward.
@@ -70,7 +75,7 @@ class Dense(Layer):
 
     def backward(self, dy):
         np.matmul(self.x.T, dy, out=self.grads["W"])
-        np.sum(dy, axis=0, out=self.grads["b"])
+        self._bias_grad(dy)
         return dy @ self.params["W"].T if self.input_grad else None
 
     def out_shape(self, in_shape):

@@ -19,14 +19,17 @@ class Optimizer:
         self.state: dict[str, np.ndarray] = {}
         self.steps = 0
         self._flat: dict[str, np.ndarray] = {}  # slot -> flat buffer whose views are in self.state
+        self._temp: dict[tuple, np.ndarray] = {}
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         self.steps += 1
         flat = _flat_pair(params, grads)
         if flat is not None:  # every array at once: one ufunc call per operation
             p, g = flat
-            if self.weight_decay:
-                g = g + self._flat_slot("decay", params, fill=self._decay_of) * p
+            if self.weight_decay:  # g + decay * p, decay being weight_decay on weights and 0 on biases
+                decay = self._flat_slot("decay", params, fill=self._decay_of)
+                decayed = np.multiply(decay, p, out=self._scratch(p, "decayed"))
+                g = np.add(g, decayed, out=decayed)
             self._update(params, p, g)
             return
         for name, p in params.items():
@@ -41,6 +44,13 @@ class Optimizer:
     def _update(self, name: str | dict, p: np.ndarray, g: np.ndarray) -> None:
         """Update p in place; `name` is the parameter's name, or the whole dict when p is flat."""
         raise NotImplementedError
+
+    def _scratch(self, like: np.ndarray, use: str = "step") -> np.ndarray:
+        """A reused temporary shaped like `like`, one per `use`: no allocation per step."""
+        buf = self._temp.get((use, like.shape))
+        if buf is None or buf.dtype != like.dtype:
+            buf = self._temp[use, like.shape] = np.empty_like(like)
+        return buf
 
     def _slot(self, slot: str, name: str | dict, like: np.ndarray) -> np.ndarray:
         if isinstance(name, dict):
@@ -95,13 +105,20 @@ class SGD(Optimizer):
     def _update(self, name, p, g):
         lr = p.dtype.type(self.lr)
         if not self.momentum:
-            p -= lr * g
+            p -= np.multiply(g, lr, out=self._scratch(p))
             return
         mu = p.dtype.type(self.momentum)
         v = self._slot("velocity", name, p)
         v *= mu
         v += g
-        p -= lr * (g + mu * v) if self.nesterov else lr * v
+        step = self._scratch(p)  # lr * v, or lr * (g + mu * v) for Nesterov, without temporaries
+        if self.nesterov:
+            np.multiply(v, mu, out=step)
+            step += g
+            step *= lr
+        else:
+            np.multiply(v, lr, out=step)
+        p -= step
 
 
 class Adam(Optimizer):

@@ -85,9 +85,11 @@ class DataParallel:
             replica.backward(dlogits, clip_dz=clip_dz)
             return k, loss * weight, logits
 
+        if self.shards == 1:
+            _, loss, logits = shard(0, 0, n)
+            return loss, logits
         results = self._run(shard, n)
-        if self.shards > 1:
-            _sum_into(self.grads, [self._replica_grads[k] for k, _, _ in results])
+        _sum_into(self.grads, [self._replica_grads[k] for k, _, _ in results])
         return sum(r[1] for r in results), np.concatenate([r[2] for r in results])
 
 
