@@ -142,6 +142,26 @@ class Torch:
             return [self.model(self._x(x[i:i + batch])) for i in range(0, len(x), batch)]
 
 
+class GemmFloor:
+    """The dense layers' GEMMs alone, for inference over x in batches, on inputs prepared beforehand:
+    no bias, activation, allocation or Python between them. Its time is a floor for any engine that
+    makes the same GEMM calls with NumPy's BLAS, so PyTorch's time over it caps the reachable speedup."""
+
+    def __init__(self, model: nn.Sequential, x: np.ndarray, batch: int):
+        self.weights = [layer.params["W"] for layer in model.layers if isinstance(layer, nn.Dense)]
+        self.inputs, self.outputs = [], []
+        for i in range(0, len(x), batch):
+            h = x[i:i + batch].reshape(len(x[i:i + batch]), -1)
+            for w in self.weights:
+                self.inputs.append(h)
+                self.outputs.append(np.empty((len(h), w.shape[1]), np.float32))
+                h = np.maximum(h @ w, 0)
+
+    def __call__(self) -> None:
+        for k, (a, out) in enumerate(zip(self.inputs, self.outputs)):
+            np.matmul(a, self.weights[k % len(self.weights)], out=out)
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -165,7 +185,12 @@ def gemm_gflops(n=2048, reps=5) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
-def _timed(fn) -> float:
+def _timed(fn, settle: bool = False) -> float:
+    """Seconds fn() takes. settle: first wait until the other engine's worker threads have gone to
+    sleep: OpenMP's (PyTorch) and OpenBLAS's spin for up to ~0.2 s after their last task, and,
+    measured here, slowed whatever ran next by up to 2x."""
+    if settle:
+        time.sleep(0.5)
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -254,10 +279,14 @@ def main() -> None:
             e.infer(xtest[:2000], 1000)
         train_t = {k: [] for k in engines}
         infer_t = {k: [] for k in engines}
+        floor = GemmFloor(engines["scratchnet"].model, xtest, 1000) if arch == "mlp" else None
+        floor_t = []
         for _ in range(rounds):
             for name, e in engines.items():
-                train_t[name].append(_timed(lambda: e.epoch(x, y, args.batch, batches)) * epoch_batches / batches)
-                infer_t[name].append(_timed(lambda: e.infer(xtest, 1000)))
+                train_t[name].append(_timed(lambda: e.epoch(x, y, args.batch, batches), settle=True) * epoch_batches / batches)
+                infer_t[name].append(_timed(lambda: e.infer(xtest, 1000), settle=True))
+            if floor is not None:
+                floor_t.append(_timed(floor, settle=True))
         for name in engines:
             t, inf = statistics.median(train_t[name]), statistics.median(infer_t[name])
             rows.append({"arch": arch, "engine": name, "epoch_s": t, "train_sps": epoch_batches * args.batch / t,
@@ -268,6 +297,8 @@ def main() -> None:
                          "peak_mib": peak_memory(name, arch, args.batch, 20)})
         speed[f"{arch}_train"] = statistics.median(train_t["pytorch"]) / statistics.median(train_t["scratchnet"])
         speed[f"{arch}_infer"] = statistics.median(infer_t["pytorch"]) / statistics.median(infer_t["scratchnet"])
+        if floor_t:  # the most any engine making these GEMM calls with NumPy's BLAS could reach
+            speed[f"{arch}_infer_ceiling"] = statistics.median(infer_t["pytorch"]) / statistics.median(floor_t)
         if "pytorch-cl" in engines:
             speed[f"{arch}_train_vs_cl"] = statistics.median(train_t["pytorch-cl"]) / statistics.median(train_t["scratchnet"])
 

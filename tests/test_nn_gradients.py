@@ -98,7 +98,7 @@ def whole_cnn_errors() -> dict[str, float]:
     def loss():
         return nn.softmax_cross_entropy(model.forward(x), y)[0]
 
-    _, dlogits = nn.softmax_cross_entropy(model.forward(x), y)
+    _, dlogits = nn.softmax_cross_entropy(model.forward(x, train=True), y)  # training mode: what backward follows
     dx = dlogits
     for layer in reversed(model.run_order):
         dx = layer.backward(dx)

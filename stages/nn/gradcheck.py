@@ -35,7 +35,9 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
 def check_layer(layer, x: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
     """Relative errors of the analytic input and parameter gradients of `layer` at `x`.
 
-    The scalar checked is sum(forward(x) * r) for a fixed random r, so every output matters.
+    The scalar checked is sum(forward(x) * r) for a fixed random r, so every output matters. The
+    analytic pass runs in training mode, as backward always does; the numeric one in inference mode,
+    which computes the same function for every layer but dropout.
     """
     y = layer.forward(x, train=False)
     r = rng.standard_normal(y.shape)
@@ -43,7 +45,7 @@ def check_layer(layer, x: np.ndarray, rng: np.random.Generator) -> dict[str, flo
     def f():
         return float((layer.forward(x, train=False) * r).sum())
 
-    layer.forward(x, train=False)
+    layer.forward(x, train=True)
     dx = layer.backward(r)
     errors = {"x": rel_error(dx, numeric_grad(f, x))}
     for name, p in layer.params.items():
