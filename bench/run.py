@@ -148,18 +148,17 @@ class GemmFloor:
     makes the same GEMM calls with NumPy's BLAS, so PyTorch's time over it caps the reachable speedup."""
 
     def __init__(self, model: nn.Sequential, x: np.ndarray, batch: int):
-        self.weights = [layer.params["W"] for layer in model.layers if isinstance(layer, nn.Dense)]
-        self.inputs, self.outputs = [], []
+        weights = [layer.params["W"] for layer in model.layers if isinstance(layer, nn.Dense)]
+        self.calls = []  # (input, weights, output) of every GEMM, in order
         for i in range(0, len(x), batch):
             h = x[i:i + batch].reshape(len(x[i:i + batch]), -1)
-            for w in self.weights:
-                self.inputs.append(h)
-                self.outputs.append(np.empty((len(h), w.shape[1]), np.float32))
+            for w in weights:
+                self.calls.append((h, w, np.empty((len(h), w.shape[1]), np.float32)))
                 h = np.maximum(h @ w, 0)
 
     def __call__(self) -> None:
-        for k, (a, out) in enumerate(zip(self.inputs, self.outputs)):
-            np.matmul(a, self.weights[k % len(self.weights)], out=out)
+        for a, w, out in self.calls:
+            np.matmul(a, w, out=out)
 
 
 def _cpu_name() -> str:

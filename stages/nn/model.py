@@ -99,9 +99,7 @@ class Sequential:
     def replica(self, rng: np.random.Generator) -> Sequential:
         """A model of the same layers sharing this one's parameter arrays (an optimizer step on
         either updates both) but with its own gradients, caches and buffers; `rng` drives its dropout."""
-        params = self.parameters()
-        dtype = next(iter(params.values())).dtype if params else np.float32
-        return build(self.config(), self.input_shape, self.output_shape()[0], rng, dtype=dtype, weights=params,
+        return build(self.config(), self.input_shape, self.output_shape()[0], rng, weights=self.parameters(),
                      share_weights=True)
 
     def num_parameters(self) -> int:
