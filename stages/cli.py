@@ -6,6 +6,7 @@ paths, the params file, and `--set key=value` overrides for running a stage by h
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
+from . import __version__
 from . import params as P
 from .errors import ScratchnetError
 
@@ -36,6 +38,21 @@ def _on_sigterm(signum, frame):
     raise Interrupted
 
 
+def _state_of_outputs() -> str:
+    """What is true of this stage's earlier outputs after a failure.
+
+    By hand, every output is written atomically, so the earlier ones are still there. Under
+    `dvc repro` or `dvc exp run` (DVC_STAGE is set), DVC removed them before starting the command;
+    every output is cached, so `dvc checkout STAGE` restores the ones dvc.lock records.
+    """
+    stage = os.environ.get("DVC_STAGE", "").rpartition(":")[2]
+    if not stage:
+        return "outputs from earlier runs were left as they were"
+    if stage == "check":
+        return "no other stage ran; their outputs are as they were"
+    return f"DVC removed this stage's outputs before running it; `dvc checkout {stage}` restores the last recorded ones"
+
+
 def run(fn: Callable[[], object]) -> None:
     """Call fn; turn the project's errors and interruptions into one line on stderr and an exit code."""
     # a shell starts background jobs with SIGINT ignored, and Python keeps it so; Ctrl-C and
@@ -45,22 +62,60 @@ def run(fn: Callable[[], object]) -> None:
     try:
         fn()
     except ScratchnetError as e:
-        typer.echo(f"error: {e}", err=True)
+        typer.echo(f"error: {e}" + _under_dvc(), err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt as e:
-        typer.echo("interrupted: outputs from earlier runs were left as they were", err=True)
+        typer.echo(f"interrupted: {_state_of_outputs()}", err=True)
         raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
     except (OSError, MemoryError) as e:
-        typer.echo(f"error: {type(e).__name__}: {e}", err=True)
+        typer.echo(f"error: {type(e).__name__}: {e}" + _under_dvc(), err=True)
         raise typer.Exit(1) from None
+
+
+def _under_dvc() -> str:
+    """After an error: by hand nothing needs saying (outputs are atomic); under DVC, what became of them."""
+    return f" ({_state_of_outputs()})" if os.environ.get("DVC_STAGE") else ""
 
 
 def _section(stage: str, params_file: Path, overrides: list[str] | None) -> dict:
-    return P.load(params_file, stage, dict(P.parse_override(o) for o in overrides or []))
+    pairs = [P.parse_override(o) for o in overrides or []]
+    # `--set train.lr=0.1` on train means lr, as `dvc exp run -S train.lr=0.1` would
+    pairs = [(k.removeprefix(f"{stage}."), v) for k, v in pairs]
+    return P.load(params_file, stage, dict(pairs))
 
 
 def _say(text: str) -> None:
     typer.echo(text, err=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"scratchnet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """scratchnet: handwritten-digit recognition with a NumPy network, one command per DVC stage."""
+
+
+@app.command()
+def check(
+    stamp: Annotated[Path, typer.Option(help="File written when every section is valid (the pipeline's first output).")] = Path("data/params.checked"),
+    data: Annotated[Path, typer.Option(help="Prepared data, if any: train's layers are built for its image shape.")] = Path("data/prepared"),
+    params_file: ParamsFile = Path("params.yaml"),
+) -> None:
+    """Validate every section of params.yaml: the pipeline's first stage, so a mistake stops `dvc repro` before any output is removed."""
+    from .check import check as check_fn
+
+    def go():
+        sections = check_fn(params_file, stamp, prepared=data)
+        _say(f"{params_file}: {', '.join(sections)} sections valid")
+
+    run(go)
 
 
 @app.command()
@@ -72,15 +127,14 @@ def fetch(
     overrides: Overrides = None,
 ) -> None:
     """Download (or copy from a local folder) the dataset and verify it. SCRATCHNET_MNIST_DIR replaces the mirrors."""
-    from .fetch import fetch as fetch_fn, resolve_source
+    from .fetch import fetch as fetch_fn
 
     def go():
         prm = _section("fetch", params_file, (overrides or []) + ([f"source={source}"] if source else []))
-        src = resolve_source(prm["dataset"], prm["source"])
         record = fetch_fn(out, dataset=prm["dataset"], source=prm["source"], mirrors=prm["mirrors"],
                           seed=prm["seed"], test_size=prm["test_size"])
         shapes = ", ".join(f"{k} {tuple(v['shape'])}" for k, v in record["files"].items())
-        _say(f"fetched {prm['dataset']} from {src}{' (checksums verified)' if record['verified'] else ''}: {shapes}")
+        _say(f"fetched {prm['dataset']} from {record['source']}{' (checksums verified)' if record['verified'] else ''}: {shapes}")
 
     run(go)
 
@@ -109,7 +163,7 @@ def train(
     data: Annotated[Path, typer.Option(help="Folder with the prepared splits.")] = Path("data/prepared"),
     model_dir: Annotated[Path, typer.Option(help="Folder for model.npz and model.json.")] = Path("artifacts/model"),
     metrics: Annotated[Path, typer.Option(help="Train metrics JSON.")] = Path("artifacts/metrics/train.json"),
-    timing: Annotated[Path, typer.Option(help="Wall-clock timing JSON.")] = Path("artifacts/metrics/train_timing.json"),
+    timing: Annotated[Path, typer.Option(help="Wall-clock timing JSON (not a DVC output: git-ignored, shown by `dvc metrics show`).")] = Path("artifacts/metrics/train_timing.json"),
     history: Annotated[Path, typer.Option(help="Per-epoch history TSV (a DVC plot).")] = Path("artifacts/plots/history.tsv"),
     params_file: ParamsFile = Path("params.yaml"),
     overrides: Overrides = None,
@@ -120,7 +174,7 @@ def train(
     def go():
         prm = _section("train", params_file, overrides)
         m = train_fn(prm, data, model_dir, metrics, timing, history, log=_say)
-        val = "n/a" if m["val_accuracy"] is None else f"{m['val_accuracy']:.4f}"
+        val = "n/a" if m["best_val_accuracy"] is None else f"{m['best_val_accuracy']:.4f}"
         _say(f"best epoch {m['best_epoch']}: val accuracy {val}; model in {model_dir}")
 
     run(go)
@@ -143,7 +197,7 @@ def evaluate(
         prm = _section("evaluate", params_file, overrides)
         m = evaluate_fn(model_dir, data, history, metrics, plots, worst_images=prm["worst_images"],
                         batch_size=prm["batch_size"])
-        _say(f"test accuracy {m['accuracy']:.4f}, loss {m['loss']:.4f}")
+        _say(f"test accuracy {m['test_accuracy']:.4f}, loss {m['test_loss']:.4f}")
 
     run(go)
 

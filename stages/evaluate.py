@@ -1,4 +1,8 @@
-"""evaluate: test-split metrics, per-class precision/recall/F1, the confusion matrix and PNG plots."""
+"""evaluate: test-split metrics, per-class precision/recall/F1, the confusion matrix and PNG plots.
+
+The metrics JSON holds the headline figures only (what `dvc exp show` lists); the per-class figures
+go to a CSV that DVC draws as a plot.
+"""
 
 from __future__ import annotations
 
@@ -33,15 +37,15 @@ def evaluate(model_dir: Path | str, data_dir: Path | str, history_path: Path | s
     ids = list(range(len(classes)))
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=ids, zero_division=0)
     metrics = {
-        "accuracy": float((predicted == labels).mean()),
-        "loss": float(loss),
-        "macro_f1": float(f1.mean()),
-        "per_class": {str(c): {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                      for c, p, r, f, s in zip(classes, precision, recall, f1, support)},
+        "test_accuracy": float((predicted == labels).mean()),
+        "test_loss": float(loss),
+        "test_macro_f1": float(f1.mean()),
     }
     atomic.write_json(metrics_path, metrics)
 
     plots_dir = Path(plots_dir)
+    atomic.write_text(plots_dir / "per_class.csv", "class,precision,recall,f1,support\n" + "".join(
+        f"{c},{p:.6f},{r:.6f},{f:.6f},{n}\n" for c, p, r, f, n in zip(classes, precision, recall, f1, support)))
     buf = io.StringIO()
     buf.write("actual,predicted\n")
     buf.writelines(f"{classes[a]},{classes[p]}\n" for a, p in zip(labels, predicted))

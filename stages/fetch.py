@@ -188,8 +188,14 @@ def from_openml() -> dict[str, np.ndarray]:  # pragma: no cover - needs the inte
     return dict(zip(FILES, [images[:60000], labels[:60000], images[60000:], labels[60000:]]))
 
 
+DIGITS_SOURCE = "scikit-learn's bundled digits"
+
+
 def resolve_source(dataset: str, source: str) -> str:
-    """The source actually used: SCRATCHNET_MNIST_DIR replaces the mirrors for MNIST."""
+    """The source actually used: SCRATCHNET_MNIST_DIR replaces the mirrors for MNIST; the bundled
+    digits ignore fetch.source."""
+    if dataset == "digits":
+        return DIGITS_SOURCE
     if dataset == "mnist" and source == "mirrors" and os.environ.get(ENV_DIR):
         return os.environ[ENV_DIR]
     return source
@@ -197,7 +203,8 @@ def resolve_source(dataset: str, source: str) -> str:
 
 def fetch(out_dir: Path | str, *, dataset: str = "mnist", source: str = "mirrors",
           mirrors: list[str] | None = None, seed: int = 0, test_size: float = 0.2) -> dict:
-    """Fetch `dataset` from `source` into `out_dir`; return the checksum record written beside it."""
+    """Fetch `dataset` from `source` into `out_dir`; return the checksum record written beside it,
+    plus `source`: where the data really came from (not written: it may be a local path)."""
     source = resolve_source(dataset, source)
     if dataset == "digits":
         arrays = from_digits(seed, test_size)
@@ -227,4 +234,4 @@ def fetch(out_dir: Path | str, *, dataset: str = "mnist", source: str = "mirrors
                 "shape": list(arrays[name].shape),
             }
         atomic.write_json(tmp / "checksums.json", record)
-    return record
+    return {**record, "source": source}

@@ -6,6 +6,7 @@ of range value raises ParamsError naming the key and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "test_size": Field(float, 0.2, low=0.0, high=0.9, low_open=True),
     },
     "preprocess": {
-        "val_size": Field(NUM, 5000, low=0),
+        "val_size": Field(NUM, None, low=0, nullable=True),
         "num_classes": Field(int, None, low=2, nullable=True),
         "seed": Field(int, 0, low=0),
     },
@@ -119,22 +120,51 @@ def validate(stage: str, section: Any, overrides: dict[str, Any] | None = None) 
     merged = {**section, **(overrides or {})}
     unknown = sorted(set(merged) - set(schema))
     if unknown:
-        raise ParamsError(f"{stage}.{unknown[0]}: unknown key; allowed keys: {', '.join(schema)}")
+        key = str(unknown[0])
+        section_prefix = key.partition(".")[0]
+        if section_prefix in SCHEMA and section_prefix != stage and key.partition(".")[2]:
+            hint = f" (that key belongs to the {section_prefix} stage)"
+        else:
+            close = difflib.get_close_matches(key, schema, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ParamsError(f"{stage}.{key}: unknown key{hint}; allowed keys: {', '.join(schema)}")
     return {k: f.check(f"{stage}.{k}", merged.get(k, f.default)) for k, f in schema.items()}
 
 
-def load(path: Path | str, stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Read params.yaml and return the validated section for `stage`."""
+def read(path: Path | str) -> dict[str, Any]:
+    """Read params.yaml: a mapping whose top-level keys are all stage sections (typos caught)."""
     path = Path(path)
     if not path.is_file():
         raise ParamsError(f"{path}: params file not found")
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:
-        raise ParamsError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ParamsError(f"{path}: not valid YAML{where}: {problem}") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not UTF-8 text") from None
     if not isinstance(doc, dict):
         raise ParamsError(f"{path}: expected a mapping of stage names to sections")
-    return validate(stage, doc.get(stage), overrides)
+    unknown = sorted(str(k) for k in doc if k not in SCHEMA)
+    if unknown:
+        hint = difflib.get_close_matches(unknown[0], SCHEMA, n=1)
+        raise ParamsError(f"{path}: unknown section {unknown[0]!r}"
+                          + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                          + f"; sections: {', '.join(SCHEMA)}")
+    return doc
+
+
+def load(path: Path | str, stage: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read params.yaml and return the validated section for `stage`."""
+    return validate(stage, read(path).get(stage), overrides)
+
+
+def load_all(path: Path | str) -> dict[str, dict[str, Any]]:
+    """Every section of params.yaml, validated: what `scratchnet check` runs before any stage."""
+    doc = read(path)
+    return {stage: validate(stage, doc.get(stage)) for stage in SCHEMA}
 
 
 def parse_override(text: str) -> tuple[str, Any]:

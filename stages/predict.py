@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +109,7 @@ def _load_npz(path: Path, size: tuple[int, int]) -> np.ndarray:
             if key is None:
                 raise ImageError(f"{path}: holds no arrays")
             x = z[key]
-    except (ValueError, OSError, EOFError) as e:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:  # truncated, bit-flipped
         raise ImageError(f"{path}: not a readable .npz of images ({e})") from None
     if x.ndim == 4 and x.shape[1] == 1:
         x = x[:, 0]

@@ -7,6 +7,9 @@ one-hot and labels (N,) int64, plus meta.json with shapes, class counts and inpu
 from __future__ import annotations
 
 import hashlib
+import json
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,8 +30,8 @@ def load_split(path: Path | str) -> dict[str, np.ndarray]:
             split = {k: z[k] for k in ("x", "y", "labels")}
     except KeyError as e:
         raise DataError(f"{path}: missing array {e}") from None
-    except (ValueError, OSError, EOFError) as e:
-        raise DataError(f"{path}: not a readable .npz ({e})") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:  # truncated, bit-flipped
+        raise DataError(f"{path}: not a readable .npz ({e}); `dvc repro preprocess` makes it again") from None
     x, y, labels = split["x"], split["y"], split["labels"]
     if x.ndim != 3 or x.dtype != np.float32 or y.ndim != 2 or len(y) != len(x) or labels.shape != (len(x),):
         raise DataError(f"{path}: arrays have unexpected shapes x{x.shape} y{y.shape} labels{labels.shape}")
@@ -44,11 +47,27 @@ def model_input(split: dict[str, np.ndarray], input_shape) -> np.ndarray:
     return x
 
 
-def _val_count(val_size: float, n_train: int) -> int:
+MNIST_VAL_SIZE = 5000  # MNIST's customary 55,000 / 5,000 train / validation split
+DEFAULT_VAL_FRACTION = 0.1
+
+
+def _val_count(val_size: float | None, n_train: int, dataset: str | None) -> int:
+    """Validation images to carve from n_train: val_size as a count or fraction, or by default
+    MNIST's 5,000, or a tenth of any other dataset's training images."""
+    if val_size is None:
+        val_size = MNIST_VAL_SIZE if dataset == "mnist" else DEFAULT_VAL_FRACTION
     count = int(round(val_size * n_train)) if isinstance(val_size, float) and val_size < 1 else int(val_size)
     if count >= n_train:
         raise ParamsError(f"preprocess.val_size: {val_size} leaves no training images (train has {n_train})")
     return count
+
+
+def _dataset_name(raw_dir: Path) -> str | None:
+    """The dataset fetch recorded in checksums.json (None if absent or unreadable: a hand-made folder)."""
+    try:
+        return json.loads((raw_dir / "checksums.json").read_text(encoding="utf-8")).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _as_split(images: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[str, np.ndarray]:
@@ -57,7 +76,7 @@ def _as_split(images: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[
     return {"x": x, "y": np.eye(num_classes, dtype=np.float32)[labels], "labels": labels.astype(np.int64)}
 
 
-def preprocess(raw_dir: Path | str, out_dir: Path | str, *, val_size: float = 5000,
+def preprocess(raw_dir: Path | str, out_dir: Path | str, *, val_size: float | None = None,
                num_classes: int | None = None, seed: int = 0) -> dict:
     """Turn the raw IDX files in `raw_dir` into prepared .npz splits in `out_dir`; return meta."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
@@ -83,7 +102,7 @@ def preprocess(raw_dir: Path | str, out_dir: Path | str, *, val_size: float = 50
         raise DataError("train labels: need at least 2 classes")
 
     images, labels = raw["train"]
-    n_val = _val_count(val_size, len(images))
+    n_val = _val_count(val_size, len(images), _dataset_name(raw_dir))
     perm = np.random.default_rng(seed).permutation(len(images))
     parts = {
         "train": np.sort(perm[n_val:]),

@@ -103,6 +103,48 @@ def _manifest(folder: Path, change) -> None:
     (folder / "model.json").write_text(json.dumps(doc))
 
 
+def _split(damage, stage="train"):
+    """A damaged prepared split (a copy of data/prepared), given to train or evaluate."""
+    def case(root):
+        folder = root / "bad" / "prepared"
+        shutil.copytree(root / "prepared", folder)
+        name = "train.npz" if stage == "train" else "test.npz"
+        damage(folder / name)
+        if stage == "train":
+            return ["train", "--data", folder, "--model-dir", root / "artifacts/model", "--metrics", root / "artifacts/train.json",
+                    "--timing", root / "artifacts/timing.json", "--history", root / "artifacts/history.tsv", "-p", root / "params.yaml"]
+        return ["evaluate", "--model-dir", root / "artifacts/model", "--data", folder, "--history", root / "artifacts/history.tsv",
+                "--metrics", root / "artifacts/eval.json", "--plots", root / "artifacts/plots", "-p", root / "params.yaml"]
+    return case
+
+
+def _flip_bit(path: Path) -> None:
+    """Flip one bit inside the array data (past the zip and .npy headers): the zip CRC catches it."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def _params_file(text: str):
+    def case(root):
+        path = root / "bad" / "params.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return ["train", "--data", root / "prepared", "--model-dir", root / "artifacts/model", "--metrics", root / "artifacts/train.json",
+                "--timing", root / "artifacts/timing.json", "--history", root / "artifacts/history.tsv", "-p", path]
+    return case
+
+
+def _predict_npz(damage):
+    def case(root):
+        path = root / "bad" / "digits.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, x=np.zeros((3, 8, 8), np.uint8))
+        damage(path)
+        return ["predict", path, "--model", root / "artifacts/export"]
+    return case
+
+
 def _image(make):
     def case(root):
         path = root / "bad" / "image.png"
@@ -137,6 +179,14 @@ CASES = {
     "params: unknown optimizer": _train("optimizer=rmsprop"),
     "params: unknown layer": _train("model=custom", "layers=[{type: lstm}]"),
     "params: layer shapes do not fit": _train("model=custom", "layers=[{type: dense, units: 10}]"),
+    "params: misspelled section (trian:)": _params_file("trian:\n  lr: 0.1\n"),
+    "params: YAML syntax error": _params_file("train:\n  lr: 0.1\n   epochs: [3\n"),
+    "params: another stage's key in --set": _train("evaluate.batch_size=10"),
+    "prepared split: truncated .npz": _split(lambda f: _write(f, f.read_bytes()[:5000])),
+    "prepared split: one bit flipped": _split(_flip_bit),
+    "prepared split: test .npz truncated": _split(lambda f: _write(f, f.read_bytes()[:3000]), stage="evaluate"),
+    "predict: truncated .npz": _predict_npz(lambda f: _write(f, f.read_bytes()[:100])),
+    "predict: .npz with one bit flipped": _predict_npz(_flip_bit),
     "params: val_size larger than the training set": lambda root: ["preprocess", "--raw", root / "raw", "--out", root / "prepared",
                                                                    "-p", root / "params.yaml", "--set", "val_size=100000"],
     "model: missing array": _model(lambda f: _npz(f, lambda a: a.pop("1.b"))),

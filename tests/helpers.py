@@ -1,8 +1,15 @@
-"""Run the whole pipeline through the plain stage functions, for tests that need a trained model."""
+"""Shared test helpers: the whole pipeline through the plain stage functions, and a throwaway git +
+DVC repo holding this project's pipeline for the tests that drive `dvc` itself."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import yaml
 
 from stages import params as P
 from stages.evaluate import evaluate
@@ -10,6 +17,12 @@ from stages.export import export
 from stages.fetch import fetch
 from stages.preprocess import preprocess
 from stages.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+# what a clone needs besides stages/ to run the pipeline as the repo does
+PIPELINE_FILES = ("dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore", "artifacts/.gitignore",
+                  "artifacts/metrics/.gitignore", "artifacts/plots/.gitignore")
+DVC_FILES = ("offline-plots.html",)  # files under .dvc/ besides config
 
 
 def run_pipeline(root: Path, *, dataset: str = "digits", source: str = "mirrors", val_size=100, **train_params) -> Path:
@@ -22,3 +35,43 @@ def run_pipeline(root: Path, *, dataset: str = "digits", source: str = "mirrors"
     evaluate(a / "model", root / "prepared", a / "history.tsv", a / "eval.json", a / "plots")
     export(a / "model", root / "prepared", a / "eval.json", a / "export", a / "export.json")
     return a / "export"
+
+
+BIN = str(Path(sys.executable).parent)
+
+
+def sh(repo: Path, *cmd: str, env: dict | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"], **(env or {})}
+    result = subprocess.run(cmd, cwd=repo, env=full_env, capture_output=True, text=True)
+    if check and result.returncode:
+        raise AssertionError(f"{' '.join(cmd)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def make_repo(tmp_path: Path, **sections) -> Path:
+    """A git + DVC repo holding this project's pipeline with params sections replaced by `sections`."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in PIPELINE_FILES:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, repo / name)
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for key, values in sections.items():
+        params[key].update(values)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(repo, "git", "init", "-q")
+    sh(repo, "git", "config", "user.email", "test@example.com")
+    sh(repo, "git", "config", "user.name", "test")
+    sh(repo, "dvc", "init", "-q")
+    shutil.copy(ROOT / ".dvc/config", repo / ".dvc/config")
+    for extra in DVC_FILES:
+        shutil.copy(ROOT / ".dvc" / extra, repo / ".dvc" / extra)
+    return repo
+
+
+def commit(repo: Path, message: str) -> None:
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-q", "-m", message)
+
+

@@ -56,7 +56,10 @@ def test_stages_by_hand(tiny_idx, params, tmp_path):
     r = invoke("train", "--data", d / "prep", "--model-dir", d / "model", "--metrics", d / "train.json",
                "--timing", d / "timing.json", "--history", d / "hist.tsv", "-p", params, "--set", "lr=0.05")
     assert r.exit_code == 0, r.output
-    assert json.loads((d / "train.json").read_text())["epochs_run"] == 3
+    assert 1 <= json.loads((d / "train.json").read_text())["best_epoch"] <= 3
+    assert len((d / "hist.tsv").read_text().splitlines()) == 1 + 3  # header and 3 epochs
+    assert "seconds" not in (d / "hist.tsv").read_text()  # wall-clock time lives in timing.json only
+    assert json.loads((d / "timing.json").read_text())["train_seconds"] > 0
     r = invoke("evaluate", "--model-dir", d / "model", "--data", d / "prep", "--history", d / "hist.tsv",
                "--metrics", d / "eval.json", "--plots", d / "plots", "-p", params)
     assert r.exit_code == 0, r.output

@@ -1,4 +1,6 @@
-"""Killing a real training run (SIGINT, SIGTERM) leaves earlier outputs intact and no temp files."""
+"""Killing a real training run by hand (SIGINT, SIGTERM) leaves earlier outputs intact and no temp files.
+
+Under `dvc repro`, see test_dvc_contract.py."""
 
 from __future__ import annotations
 
@@ -60,38 +62,3 @@ def test_killed_training_leaves_previous_outputs(trained, sig):
     assert "interrupted" in err and "Traceback" not in err
     assert snapshot(root) == before
     assert not [p for p in root.iterdir() if p.name.startswith(".")]
-
-
-def test_interrupted_dvc_repro_then_a_clean_one(tmp_path):
-    """Ctrl-C (SIGINT to the whole process group) during `dvc repro`'s train stage; the next repro runs cleanly."""
-    from tests.test_pipeline import make_repo, sh
-
-    repo = make_repo(tmp_path, fetch={"dataset": "digits"}, preprocess={"val_size": 100},
-                     train={"epochs": 2, "model": "cnn", "batch_size": 16})
-    sh(repo, "dvc", "repro")
-    model_before = (repo / "artifacts/model/model.npz").read_bytes()
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["train"]["epochs"] = 1000
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
-    proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        for line in proc.stderr:
-            if line.startswith("epoch"):
-                break
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.communicate(timeout=120)
-    finally:  # never leave a 1000-epoch run behind if the signal was not honoured
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    assert proc.returncode != 0
-    leftovers = [p for p in (repo / "artifacts").rglob("*") if p.name.startswith(".") and p.name.endswith(".tmp")]
-    assert not leftovers
-    params["train"]["epochs"] = 2
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    again = sh(repo, "dvc", "repro")
-    assert "up to date" in again.stdout or "Running stage" in again.stdout
-    assert (repo / "artifacts/model/model.npz").read_bytes() == model_before

@@ -31,7 +31,7 @@ RECIPE = {**nn.PRESETS["mlp"], "layers": SMALL_CNN, "epochs": 60, "batch_size": 
 def train_small(seed=0):
     data = random_problem()
     model = nn.build(SMALL_CNN, (1, 8, 8), 4, np.random.default_rng(seed))
-    history, _ = fit(model, RECIPE, data, data, np.random.default_rng(seed), log=lambda *_: None)
+    history, _, _ = fit(model, RECIPE, data, data, np.random.default_rng(seed), log=lambda *_: None)
     return model, history, data
 
 

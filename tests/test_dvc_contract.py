@@ -1,0 +1,263 @@
+"""The DVC contract, end to end in throwaway git + DVC repos on the bundled digits.
+
+Deps follow the code; a bad param or an interrupted stage loses nothing that one printed command
+cannot restore byte for byte; reruns leave git clean; `dvc exp show` fits a terminal; a team remote
+and the run-cache spare a second clone the training; queued experiments run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import BIN, ROOT, commit, make_repo, sh
+from tests.stage_code import declared_code_deps, stage_files
+
+DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+STAGES = list(DVC_YAML["stages"])
+
+
+# --- deps follow the code (no pipeline run needed) ---------------------------------------------
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_deps_are_exactly_the_code_it_runs(stage):
+    declared = declared_code_deps(DVC_YAML["stages"][stage]["deps"])
+    runs = stage_files(stage)
+    assert declared == runs, (f"dvc.yaml stage {stage}: missing {sorted(runs - declared)}, "
+                              f"not run {sorted(declared - runs)}")
+
+
+def test_the_import_walk_sees_what_was_missed_before():
+    """The stale-results bug: train, evaluate and export run preprocess.py (load_split), preprocess runs fetch.py."""
+    for stage in ("train", "evaluate", "export"):
+        assert {"stages/preprocess.py", "stages/params.py", "stages/cli.py", "stages/errors.py"} <= stage_files(stage)
+    assert "stages/fetch.py" in stage_files("preprocess")
+    assert "stages/plots.py" not in stage_files("train")
+    assert declared_code_deps(["stages/nn"]) >= {"stages/nn/conv.py", "stages/nn/gradcheck.py"}
+
+
+def test_each_stage_reads_its_own_params_section_and_check_reads_all():
+    for stage in STAGES:
+        expected = ["fetch", "preprocess", "train", "evaluate", "export"] if stage == "check" else [stage]
+        assert DVC_YAML["stages"][stage]["params"] == expected
+
+
+def test_every_output_is_cached_so_dvc_checkout_restores_it():
+    for stage, spec in DVC_YAML["stages"].items():
+        for out in spec.get("outs", []) + spec.get("metrics", []):
+            if isinstance(out, dict):
+                (path, opts), = out.items()
+                assert opts.get("cache", True) and not opts.get("persist"), f"{stage}: {path}"
+
+
+# --- a digits pipeline run once, copied for each test -----------------------------------------
+
+def outputs(repo: Path) -> list[Path]:
+    """Every stage output dvc.lock records."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())
+    return sorted({repo / o["path"] for s in lock["stages"].values() for o in s.get("outs", [])})
+
+
+def snapshot(repo: Path) -> dict[str, str]:
+    """sha256 of every file of every stage output, plus dvc.lock itself."""
+    files = {}
+    for p in outputs(repo) + [repo / "dvc.lock"]:
+        for f in ([p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else []):
+            files[f.relative_to(repo).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return files
+
+
+def set_param(repo: Path, key: str, value) -> None:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    section, _, name = key.partition(".")
+    params[section][name] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def git_status(repo: Path) -> str:
+    return sh(repo, "git", "status", "--porcelain").stdout
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """Default params, then `dvc exp run -S fetch.dataset=digits` and nothing else; committed."""
+    repo = make_repo(tmp_path_factory.mktemp("contract"))
+    commit(repo, "the pipeline, default params")
+    run = sh(repo, "dvc", "exp", "run", "-S", "fetch.dataset=digits")
+    assert "fetched digits from scikit-learn's bundled digits" in run.stdout + run.stderr
+    metrics = json.loads((repo / "artifacts/metrics/eval.json").read_text())
+    assert metrics["test_accuracy"] > 0.9, metrics
+    commit(repo, "digits")
+    return repo
+
+
+@pytest.fixture
+def repo(baseline, tmp_path):
+    copy = tmp_path / "repo"
+    shutil.copytree(baseline, copy, symlinks=True)
+    return copy
+
+
+def test_readme_setup_leaves_git_clean_and_a_second_run_from_empty_cache_is_byte_identical(repo):
+    assert git_status(repo) == ""
+    timing = repo / "artifacts/metrics/train_timing.json"
+    assert json.loads(timing.read_text())["train_seconds"] > 0
+    assert sh(repo, "git", "check-ignore", "-q", str(timing.relative_to(repo))).returncode == 0
+    assert "train_seconds" in sh(repo, "dvc", "metrics", "show").stdout
+    first = snapshot(repo)
+    shutil.rmtree(repo / ".dvc/cache")
+    for out in outputs(repo):
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    again = sh(repo, "dvc", "repro")
+    assert "Running stage 'train'" in again.stdout
+    assert snapshot(repo) == first
+    assert git_status(repo) == ""
+    assert "up to date" in sh(repo, "dvc", "repro").stdout
+
+
+@pytest.mark.parametrize("module, expected", [
+    ("stages/preprocess.py", {"check", "preprocess", "train", "evaluate", "export"}),  # load_split
+    ("stages/nn/conv.py", {"check", "train", "evaluate", "export"}),
+    ("stages/plots.py", {"evaluate"}),
+    ("stages/cli.py", set(STAGES)),
+])
+def test_changing_a_module_marks_exactly_the_stages_that_run_it(repo, module, expected):
+    with open(repo / module, "a") as f:
+        f.write("\n# changed\n")
+    status = json.loads(sh(repo, "dvc", "status", "--json").stdout)
+    changed = {stage for stage, entries in status.items() for e in entries if isinstance(e, dict)
+               for dep in e.get("changed deps", {}) if module == dep or module.startswith(dep + "/")}
+    assert changed == expected
+
+
+@pytest.mark.parametrize("how", ["repro", "exp run"])
+def test_a_bad_param_stops_the_pipeline_before_any_output_is_removed(repo, how):
+    before = snapshot(repo)
+    if how == "repro":
+        set_param(repo, "train.lr", "abc")
+        r = sh(repo, "dvc", "repro", check=False)
+    else:
+        r = sh(repo, "dvc", "exp", "run", "-S", "train.epochs=-1", check=False)
+    assert r.returncode != 0
+    err = r.stdout + r.stderr
+    assert "error: train." in err and "no other stage ran; their outputs are as they were" in err
+    assert "Traceback" not in err
+    stamp = "data/params.checked"  # the check stage's own output, the only one DVC removed
+    assert {k: v for k, v in snapshot(repo).items() if k != stamp} == {k: v for k, v in before.items() if k != stamp}
+
+
+def test_an_interrupted_stage_names_the_one_command_that_restores_its_outputs(repo):
+    before = snapshot(repo)
+    set_param(repo, "train.epochs", 100000)
+    env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
+    proc = subprocess.Popen(["dvc", "repro"], cwd=repo, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        for line in proc.stderr:
+            if line.startswith("epoch"):
+                break
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole process group
+        _, err = proc.communicate(timeout=120)
+    finally:  # never leave the run behind if the signal was not honoured
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert proc.returncode != 0
+    command = re.search(r"`(dvc checkout train)` restores the last recorded ones", err)
+    assert command, err
+    assert not (repo / "artifacts/model").exists()  # DVC removed it before running the stage
+    sh(repo, *command.group(1).split())
+    after = snapshot(repo)
+    del before["dvc.lock"], after["dvc.lock"]  # the check stage passed the new params and says so
+    assert after == before
+
+
+def test_by_hand_runs_overwrite_dvc_outputs_and_dvc_checkout_goes_back(repo):
+    before = snapshot(repo)
+    sh(repo, "scratchnet", "train", "--set", "epochs=1")
+    assert "modified" in sh(repo, "dvc", "status").stdout
+    sh(repo, "dvc", "checkout", "--force")  # --force: the hand-run outputs are discarded
+    assert snapshot(repo) == before
+
+
+def exp_show_command() -> list[str]:
+    """The recommended `dvc exp show` line, as the README gives it."""
+    readme = (ROOT / "README.md").read_text()
+    line = re.search(r"^(dvc exp show --only-changed .*?)\s*(#.*)?$", readme, re.M)
+    assert line, "README lacks the recommended dvc exp show command"
+    import shlex
+    return shlex.split(line.group(1))
+
+
+def test_exp_show_fits_120_columns_with_the_headline_metrics_and_changed_params(repo):
+    sh(repo, "dvc", "exp", "run", "-S", "train.lr=0.02", "-S", "train.epochs=5")
+    shown = sh(repo, *exp_show_command(), "--no-pager", env={"COLUMNS": "120"}).stdout
+    lines = [line for line in shown.splitlines() if line.strip()]
+    assert max(len(line) for line in lines) <= 120, shown
+    for column in ("test_accuracy", "test_loss", "best_val_accuracy", "train_seconds", "train.lr", "train.epochs"):
+        assert column in shown, (column, shown)
+    assert "…" not in shown and "per_class" not in shown and "train.model" not in shown, shown
+    workspace = next(line for line in lines if "workspace" in line).split()
+    assert len(workspace) == 1 + 4 + 2 and all(re.fullmatch(r"[\d.e-]+", v) for v in workspace[1:]), workspace
+    assert sum("0.02" in line for line in lines) >= 2  # the workspace and the experiment's own row
+
+
+def test_a_team_remote_shares_outputs_and_the_run_cache(repo, tmp_path):
+    remote = tmp_path / "remote"
+    sh(repo, "dvc", "remote", "add", "-d", "team", str(remote))
+    commit(repo, "team remote")
+    sh(repo, "dvc", "push", "--run-cache")
+
+    clone = tmp_path / "clone"
+    sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
+    sh(clone, "dvc", "pull")
+    assert snapshot(clone) == {k: v for k, v in snapshot(repo).items()}
+    again = sh(clone, "dvc", "repro")
+    assert "Running stage" not in again.stdout and "up to date" in again.stdout
+
+    # the first clone runs an experiment and shares its run-cache; the second restores, not trains
+    set_param(repo, "train.lr", 0.02)
+    sh(repo, "dvc", "repro")
+    sh(repo, "dvc", "push", "--run-cache")
+    model = (repo / "artifacts/model/model.npz").read_bytes()
+    set_param(clone, "train.lr", 0.02)
+    sh(clone, "dvc", "pull", "--run-cache")  # the run records; --pull brings the outputs they name
+    restored = sh(clone, "dvc", "repro", "--pull")
+    assert "Stage 'train' is cached - skipping run" in restored.stdout, restored.stdout
+    assert "Running stage 'train'" not in restored.stdout
+    assert (clone / "artifacts/model/model.npz").read_bytes() == model
+
+
+def test_queued_experiments_run_and_show_up_with_their_metrics(repo):
+    for lr in ("0.02", "0.1"):
+        sh(repo, "dvc", "exp", "run", "--queue", "-S", f"train.lr={lr}", "-S", "train.epochs=4")
+    sh(repo, "dvc", "queue", "start", "-j", "1")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = sh(repo, "dvc", "queue", "status").stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    else:
+        sh(repo, "dvc", "queue", "kill", "--all", check=False)
+        pytest.fail(f"queue did not finish: {status}")
+    sh(repo, "dvc", "queue", "stop", check=False)
+    assert "Failed" not in status, sh(repo, "dvc", "queue", "logs", status.split()[0], check=False).stdout
+    shown = sh(repo, "dvc", "exp", "show", "--csv").stdout.splitlines()
+    header = shown[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in shown[1:]]
+    lrs = {r["train.lr"]: r for r in rows if r["train.lr"] in ("0.02", "0.1")}
+    assert set(lrs) == {"0.02", "0.1"}, shown
+    for r in lrs.values():
+        assert 0 < float(r["test_accuracy"]) <= 1 and 0 < float(r["best_val_accuracy"]) <= 1
