@@ -122,8 +122,8 @@ def validate(stage: str, section: Any, overrides: dict[str, Any] | None = None) 
     if unknown:
         key = str(unknown[0])
         section_prefix = key.partition(".")[0]
-        if section_prefix in SCHEMA and section_prefix != stage and key.partition(".")[2]:
-            hint = f" (that key belongs to the {section_prefix} stage)"
+        if section_prefix in SCHEMA and section_prefix != stage and key.partition(".")[2] in SCHEMA[section_prefix]:
+            hint = f" ({key.partition('.')[2]} is a key of the {section_prefix} section, not of {stage})"
         else:
             close = difflib.get_close_matches(key, schema, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -202,7 +202,7 @@ def train(params: dict[str, Any], data_dir: Path | str, model_dir: Path | str, m
                    extra={"recipe": {k: v for k, v in recipe.items() if k != "layers"}})
     atomic.write_json(metrics_path, metrics)
     atomic.write_json(timing_path, {
-        "train_seconds": round(seconds, 2),
+        "train_seconds": round(seconds, 3),
         "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 3),
     })
     atomic.write_text(history_path, _history_tsv(history))

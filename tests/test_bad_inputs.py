@@ -19,7 +19,7 @@ EXPECT = {
     "params: val_size larger than the training set": "preprocess.val_size",
     "params: misspelled section (trian:)": "unknown section 'trian' (did you mean 'train'?)",
     "params: YAML syntax error": "not valid YAML at line 3, column",
-    "params: another stage's key in --set": "belongs to the evaluate stage",
+    "params: another stage's key in --set": "batch_size is a key of the evaluate section, not of train",
     "prepared split: truncated .npz": "not a readable .npz", "prepared split: one bit flipped": "not a readable .npz",
     "prepared split: test .npz truncated": "not a readable .npz",
     "predict: truncated .npz": "not a readable .npz", "predict: .npz with one bit flipped": "not a readable .npz",
