@@ -45,12 +45,17 @@ def _state_of_outputs() -> str:
     `dvc repro` or `dvc exp run` (DVC_STAGE is set), DVC removed them before starting the command;
     every output is cached, so `dvc checkout STAGE` restores the ones dvc.lock records.
     """
-    stage = os.environ.get("DVC_STAGE", "").rpartition(":")[2]
+    stage = _dvc_stage()
     if not stage:
         return "outputs from earlier runs were left as they were"
     if stage == "check":
         return "no other stage ran; their outputs are as they were"
     return f"DVC removed this stage's outputs before running it; `dvc checkout {stage}` restores the last recorded ones"
+
+
+def _dvc_stage() -> str:
+    """The stage DVC is running (DVC_STAGE is "stage" or "dvc.yaml:stage"), or "" by hand."""
+    return os.environ.get("DVC_STAGE", "").rpartition(":")[2]
 
 
 def run(fn: Callable[[], object]) -> None:
@@ -74,7 +79,7 @@ def run(fn: Callable[[], object]) -> None:
 
 def _under_dvc() -> str:
     """After an error: by hand nothing needs saying (outputs are atomic); under DVC, what became of them."""
-    return f" ({_state_of_outputs()})" if os.environ.get("DVC_STAGE") else ""
+    return f" ({_state_of_outputs()})" if _dvc_stage() else ""
 
 
 def _section(stage: str, params_file: Path, overrides: list[str] | None) -> dict:

@@ -40,6 +40,7 @@ MIRRORS = [
     "http://yann.lecun.com/exdb/mnist/",
 ]
 ENV_DIR = "SCRATCHNET_MNIST_DIR"
+CHECKSUMS = "checksums.json"  # written beside the four files: dataset name, sha256, shapes
 MAX_DOWNLOAD_BYTES = 64 << 20
 
 
@@ -233,5 +234,5 @@ def fetch(out_dir: Path | str, *, dataset: str = "mnist", source: str = "mirrors
                 "bytes": len(data),
                 "shape": list(arrays[name].shape),
             }
-        atomic.write_json(tmp / "checksums.json", record)
+        atomic.write_json(tmp / CHECKSUMS, record)
     return {**record, "source": source}

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import atomic
 from .errors import DataError, ParamsError
-from .fetch import SPLITS, check_pair
+from .fetch import CHECKSUMS, SPLITS, check_pair
 from .idx import read_idx
 
 
@@ -65,7 +65,7 @@ def _val_count(val_size: float | None, n_train: int, dataset: str | None) -> int
 def _dataset_name(raw_dir: Path) -> str | None:
     """The dataset fetch recorded in checksums.json (None if absent or unreadable: a hand-made folder)."""
     try:
-        return json.loads((raw_dir / "checksums.json").read_text(encoding="utf-8")).get("dataset")
+        return json.loads((raw_dir / CHECKSUMS).read_text(encoding="utf-8")).get("dataset")
     except (OSError, ValueError, AttributeError):
         return None
 
