@@ -53,6 +53,23 @@ def _state_of_outputs() -> str:
     return f"DVC removed this stage's outputs before running it; `dvc checkout {stage}` restores the last recorded ones"
 
 
+def _stage_for_experiment(path: Path) -> None:
+    """Under `dvc exp run`, put the git-ignored file at path into the experiment's commit.
+
+    DVC stages top-level metrics with a plain `git add` (no --force), so an ignored file never
+    reaches the experiment and `dvc exp show` prints `!` for it on every row but the workspace.
+    DVC sets DVC_EXP_BASELINE_REV only under `dvc exp run`; the experiment commit is made from the
+    index, and DVC resets the index after a workspace run, so `git status` stays clean.
+    """
+    if not os.environ.get("DVC_EXP_BASELINE_REV"):
+        return
+    import subprocess
+
+    done = subprocess.run(["git", "add", "--force", "--", str(path)], capture_output=True, text=True)
+    if done.returncode:
+        _say(f"warning: {path} stays out of this experiment's commit: {done.stderr.strip() or 'git add failed'}")
+
+
 def _dvc_stage() -> str:
     """The stage DVC is running (DVC_STAGE is "stage" or "dvc.yaml:stage"), or "" by hand."""
     return os.environ.get("DVC_STAGE", "").rpartition(":")[2]
@@ -179,6 +196,7 @@ def train(
     def go():
         prm = _section("train", params_file, overrides)
         m = train_fn(prm, data, model_dir, metrics, timing, history, log=_say)
+        _stage_for_experiment(timing)
         val = "n/a" if m["best_val_accuracy"] is None else f"{m['best_val_accuracy']:.4f}"
         _say(f"best epoch {m['best_epoch']}: val accuracy {val}; model in {model_dir}")
 

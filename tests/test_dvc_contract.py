@@ -211,6 +211,10 @@ def test_exp_show_fits_120_columns_with_the_headline_metrics_and_changed_params(
     workspace = next(line for line in lines if "workspace" in line).split()
     assert len(workspace) == 1 + 4 + 2 and all(re.fullmatch(r"[\d.e-]+", v) for v in workspace[1:]), workspace
     assert sum("0.02" in line for line in lines) >= 2  # the workspace and the experiment's own row
+    experiment = next(line for line in lines if "0.02" in line and "workspace" not in line).split()
+    assert "!" not in experiment and "-" not in experiment[-6:], (experiment, shown)  # timing reached its commit
+    # the ignored timing file was staged for the experiment's commit only: the index is clean again
+    assert "train_timing" not in sh(repo, "git", "status", "--porcelain", "--ignored=no").stdout
 
 
 def test_a_team_remote_shares_outputs_and_the_run_cache(repo, tmp_path):
@@ -261,3 +265,4 @@ def test_queued_experiments_run_and_show_up_with_their_metrics(repo):
     assert set(lrs) == {"0.02", "0.1"}, shown
     for r in lrs.values():
         assert 0 < float(r["test_accuracy"]) <= 1 and 0 < float(r["best_val_accuracy"]) <= 1
+        assert float(r["train_seconds"]) > 0, r  # the git-ignored timing reached the experiment's commit
