@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stages import nn  # noqa: E402
+from stages.presets import PRESETS  # noqa: E402
 from stages.idx import read_idx  # noqa: E402
 
 SMALL_CNN = [
@@ -35,7 +36,7 @@ SMALL_CNN = [
     {"type": "conv2d", "filters": 32, "kernel": 3, "padding": 1}, {"type": "relu"}, {"type": "maxpool2d", "size": 2},
     {"type": "flatten"}, {"type": "dense", "units": "classes"},
 ]
-ARCHS = {"mlp": nn.PRESETS["seed-mlp"]["layers"], "cnn": nn.PRESETS["cnn"]["layers"], "small_cnn": SMALL_CNN}
+ARCHS = {"mlp": PRESETS["seed-mlp"]["layers"], "cnn": PRESETS["cnn"]["layers"], "small_cnn": SMALL_CNN}
 
 
 def load_mnist():
@@ -85,7 +86,7 @@ def torch_model(model: nn.Sequential):
     return torch.nn.Sequential(*layers)
 
 
-SHARDS = {"mlp": nn.PRESETS["seed-mlp"]["shards"], "cnn": nn.PRESETS["cnn"]["shards"], "small_cnn": 2}
+SHARDS = {"mlp": PRESETS["seed-mlp"]["shards"], "cnn": PRESETS["cnn"]["shards"], "small_cnn": 2}
 
 
 class Ours:

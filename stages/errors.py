@@ -1,4 +1,4 @@
-"""The one error type every stage raises for bad input; the CLI turns it into one line and exit 1."""
+"""The project's error types: every one is a ScratchnetError, which the CLI turns into one line and exit 1."""
 
 
 class ScratchnetError(Exception):
@@ -19,3 +19,11 @@ class ModelFormatError(ScratchnetError):
 
 class ImageError(ScratchnetError):
     """An input image for predict cannot be used."""
+
+
+class TrainingDiverged(ScratchnetError):
+    """The loss became NaN or infinite."""
+
+
+class ExportError(ScratchnetError):
+    """The exported model does not reproduce the NumPy model."""

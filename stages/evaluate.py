@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from . import atomic, nn, plots
-from .nn import serialize
+from . import modelfile
 from .preprocess import load_split, model_input
 
 
@@ -26,7 +26,7 @@ def read_history(path: Path | str) -> list[dict]:
 def evaluate(model_dir: Path | str, data_dir: Path | str, history_path: Path | str, metrics_path: Path | str,
              plots_dir: Path | str, *, worst_images: int = 25, batch_size: int = 1000) -> dict:
     """Score the trained model on the test split and write metrics, confusion data and PNGs."""
-    model, manifest = serialize.load(model_dir)
+    model, manifest = modelfile.load(model_dir)
     test = load_split(Path(data_dir) / "test.npz")
     x, labels = model_input(test, manifest["input_shape"]), test["labels"]
     logits = model.predict_logits(x, batch_size)

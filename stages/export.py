@@ -13,13 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic, nn
-from .errors import ScratchnetError
-from .nn import serialize
+from .errors import ExportError
+from . import modelfile
 from .preprocess import load_split, model_input
-
-
-class ExportError(ScratchnetError):
-    """The exported model does not reproduce the NumPy model."""
 
 
 def to_onnx(model: nn.Sequential, opset: int = 13):
@@ -114,7 +110,7 @@ def export(model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, o
            metrics_path: Path | str, *, opset: int = 13, tolerance: float = 1e-5) -> dict:
     """Export the trained model to `out_dir`; verify it on the test split; return the check result."""
     model_dir = Path(model_dir)
-    model, manifest = serialize.load(model_dir)
+    model, manifest = modelfile.load(model_dir)
     test = load_split(Path(data_dir) / "test.npz")
     try:
         proto = to_onnx(model, opset)
@@ -132,7 +128,7 @@ def export(model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, o
     )
     with atomic.atomic_dir(out_dir) as tmp:
         (tmp / "model.onnx").write_bytes(onnx_bytes)
-        for name in (serialize.ARRAYS, serialize.MANIFEST):
+        for name in (modelfile.ARRAYS, modelfile.MANIFEST):
             shutil.copyfile(model_dir / name, tmp / name)
         (tmp / "model-card.md").write_text(card, encoding="utf-8")
     atomic.write_json(metrics_path, {"onnx_argmax_agreement": result["argmax_agreement"],

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ImageError, ModelFormatError
-from .nn import serialize
+from . import modelfile
 
 MAX_PIXELS = 50_000_000  # decoded size bound: a 7000x7000 photo fits, a decompression bomb does not
 INK_THRESHOLD = 0.2  # fraction of full contrast that counts as ink when cropping
@@ -127,7 +127,7 @@ def load_exported(export_dir: Path | str):
     import onnxruntime as ort
 
     export_dir = Path(export_dir)
-    manifest = serialize.read_manifest(export_dir)
+    manifest = modelfile.read_manifest(export_dir)
     onnx_path = export_dir / "model.onnx"
     if not onnx_path.is_file():
         raise ModelFormatError(f"{onnx_path}: not found (run `scratchnet export` or `dvc repro export` first)")

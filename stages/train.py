@@ -16,16 +16,13 @@ from typing import Any
 import numpy as np
 
 from . import atomic, nn
-from .errors import ParamsError, ScratchnetError
-from .nn import serialize
+from .errors import ParamsError, TrainingDiverged
+from .presets import PRESETS
+from . import modelfile
 from .preprocess import load_split
 
 RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
                "lr_decay", "step_size", "clip_dz", "clip_value", "clip_norm", "augment_shift", "shards")
-
-
-class TrainingDiverged(ScratchnetError):
-    """The loss became NaN or infinite."""
 
 
 def resolve_recipe(params: dict[str, Any]) -> dict[str, Any]:
@@ -34,11 +31,11 @@ def resolve_recipe(params: dict[str, Any]) -> dict[str, Any]:
     if model == "custom":
         if not params.get("layers"):
             raise ParamsError("train.layers: model custom needs a list of layer specs")
-        recipe = {**nn.PRESETS["mlp"], "layers": params["layers"]}
+        recipe = {**PRESETS["mlp"], "layers": params["layers"]}
     else:
         if params.get("layers"):
             raise ParamsError(f"train.layers: only used with model custom (model is {model})")
-        recipe = dict(nn.PRESETS[model])
+        recipe = dict(PRESETS[model])
     recipe.update({k: params[k] for k in RECIPE_KEYS if params.get(k) is not None})
     recipe.update(model=model, seed=params["seed"], early_stopping=params["early_stopping"])
     return recipe
@@ -197,7 +194,7 @@ def train(params: dict[str, Any], data_dir: Path | str, model_dir: Path | str, m
         "best_val_loss": None if no_val else best_row["val_loss"],
         "best_epoch": best,
     }
-    serialize.save(model, model_dir, classes=list(range(n_classes)),
+    modelfile.save(model, model_dir, classes=list(range(n_classes)),
                    preprocessing={"scale": "pixel / 255", "layout": "N, 1, H, W", "background": "black, ink white"},
                    extra={"recipe": {k: v for k, v in recipe.items() if k != "layers"}})
     atomic.write_json(metrics_path, metrics)

@@ -218,11 +218,12 @@ def _preprocess_after_fetch(root: Path, damage) -> list:
 
 def _other_size_model(root: Path) -> list:
     """A model for 28x28 inputs evaluated on the sandbox's 8x8 digits."""
-    from stages.nn import build, serialize
+    from stages import modelfile
+    from stages.nn import build
 
     folder = root / "bad" / "model28"
     model = build([{"type": "flatten"}, {"type": "dense", "units": "classes"}], (1, 28, 28), 10, np.random.default_rng(0))
-    serialize.save(model, folder, classes=list(range(10)))
+    modelfile.save(model, folder, classes=list(range(10)))
     return ["evaluate", "--model-dir", folder, "--data", root / "prepared", "--history", root / "artifacts/history.tsv",
             "--metrics", root / "artifacts/eval.json", "--plots", root / "artifacts/plots", "-p", root / "params.yaml"]
 

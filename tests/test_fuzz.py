@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from stages.errors import DataError, ModelFormatError
 from stages.idx import idx_bytes, read_idx
-from stages.nn import build, serialize
+from stages import modelfile
+from stages.nn import build
 
 FUZZ = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 BOUND = 1 << 20
@@ -72,7 +73,7 @@ def test_memory_stays_within_the_bound(tmp_path):
 def model_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
     model = build([{"type": "flatten"}, {"type": "dense", "units": 3}], (1, 2, 2), 3, np.random.default_rng(0))
-    serialize.save(model, folder, classes=[0, 1, 2])
+    modelfile.save(model, folder, classes=[0, 1, 2])
     return (folder / "model.npz").read_bytes(), (folder / "model.json").read_text()
 
 
@@ -81,7 +82,7 @@ def _load(folder, npz, manifest):
     (folder / "model.npz").write_bytes(npz)
     (folder / "model.json").write_text(manifest)
     try:
-        serialize.load(folder)
+        modelfile.load(folder)
         return True
     except ModelFormatError:
         return False

@@ -6,7 +6,8 @@ import pytest
 
 from stages import nn
 from stages.errors import ModelFormatError
-from stages.nn import serialize
+from stages import modelfile
+from stages.presets import PRESETS
 from stages.train import fit
 
 SMALL_CNN = [
@@ -24,7 +25,7 @@ def random_problem(n=32, classes=4, seed=0):
     return {"x": x, "y": np.eye(classes, dtype=np.float32)[labels], "labels": labels}
 
 
-RECIPE = {**nn.PRESETS["mlp"], "layers": SMALL_CNN, "epochs": 60, "batch_size": 8, "optimizer": "adam",
+RECIPE = {**PRESETS["mlp"], "layers": SMALL_CNN, "epochs": 60, "batch_size": 8, "optimizer": "adam",
           "lr": 0.01, "schedule": "constant", "weight_decay": 0.0, "early_stopping": 0, "augment_shift": 0}
 
 
@@ -62,7 +63,7 @@ def test_build_checks_shapes():
 
 def test_input_shape_is_inferred():
     for size, classes in (((1, 8, 8), 10), ((1, 28, 28), 10), ((1, 12, 9), 3)):
-        model = nn.build(nn.PRESETS["cnn"]["layers"] if size[1] >= 12 else SMALL_CNN, size, classes, np.random.default_rng(0))
+        model = nn.build(PRESETS["cnn"]["layers"] if size[1] >= 12 else SMALL_CNN, size, classes, np.random.default_rng(0))
         assert model.forward(np.zeros((2, *size), np.float32)).shape == (2, classes)
 
 
@@ -78,13 +79,13 @@ def test_he_and_xavier_fans_for_conv():
 @pytest.fixture
 def saved(tmp_path):
     model, _, data = train_small()
-    serialize.save(model, tmp_path / "m", classes=[0, 1, 2, 3])
+    modelfile.save(model, tmp_path / "m", classes=[0, 1, 2, 3])
     return model, data, tmp_path / "m"
 
 
 def test_save_load_predict_identical(saved):
     model, data, folder = saved
-    loaded, manifest = serialize.load(folder)
+    loaded, manifest = modelfile.load(folder)
     assert manifest["format_version"] == 1 and manifest["input_shape"] == [1, 8, 8]
     x = data["x"][:, None]
     assert model.forward(x).tobytes() == loaded.forward(x).tobytes()
@@ -104,14 +105,14 @@ def test_missing_array_refused(saved):
     _, _, folder = saved
     _rewrite(folder, **{"0.b": None})
     with pytest.raises(ModelFormatError, match="missing \\['0.b'\\]"):
-        serialize.load(folder)
+        modelfile.load(folder)
 
 
 def test_shape_mismatch_refused(saved):
     _, _, folder = saved
     _rewrite(folder, **{"0.W": np.zeros((4, 1, 5, 5), np.float32)})
     with pytest.raises(ModelFormatError, match="0.W"):
-        serialize.load(folder)
+        modelfile.load(folder)
 
 
 def test_manifest_architecture_mismatch_refused(saved):
@@ -120,7 +121,7 @@ def test_manifest_architecture_mismatch_refused(saved):
     manifest["architecture"][0]["filters"] = 5
     (folder / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelFormatError, match="parameter W should be \\(5, 1, 3, 3\\), the arrays hold \\(4, 1, 3, 3\\)"):
-        serialize.load(folder)
+        modelfile.load(folder)
 
 
 def test_newer_format_refused(saved):
@@ -129,7 +130,7 @@ def test_newer_format_refused(saved):
     manifest["format_version"] = 99
     (folder / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelFormatError, match="format version 99"):
-        serialize.load(folder)
+        modelfile.load(folder)
 
 
 class Boom:
@@ -141,7 +142,7 @@ def test_pickled_object_refused_not_executed(saved):
     _, _, folder = saved
     _rewrite(folder, **{"0.W": np.array([Boom()], dtype=object)})
     with pytest.raises(ModelFormatError, match="pickle"):
-        serialize.load(folder)
+        modelfile.load(folder)
 
 
 def test_hostile_manifest_allocates_nothing(saved):
@@ -151,16 +152,16 @@ def test_hostile_manifest_allocates_nothing(saved):
     manifest["architecture"] = [{"type": "flatten"}, {"type": "dense", "units": 4}]
     (folder / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelFormatError, match="should be \\(3600000000, 4\\)"):
-        serialize.load(folder)
+        modelfile.load(folder)
     manifest["input_shape"] = [1, 10 ** 7, 1]
     (folder / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelFormatError, match="input_shape"):
-        serialize.load(folder)
+        modelfile.load(folder)
     manifest["input_shape"] = [1, 8, 8]
     manifest["architecture"] = [{"type": "flatten"}, {"type": "dense", "units": 10 ** 9}]
     (folder / "model.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelFormatError, match="should be \\(64, 1000000000\\)"):
-        serialize.load(folder)
+        modelfile.load(folder)
 
 
 def test_truncated_file_refused(saved):
@@ -168,18 +169,18 @@ def test_truncated_file_refused(saved):
     data = (folder / "model.npz").read_bytes()
     (folder / "model.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(ModelFormatError, match="not a readable"):
-        serialize.load(folder)
+        modelfile.load(folder)
 
 
 def test_saved_bytes_are_deterministic(saved, tmp_path):
     model, _, folder = saved
-    serialize.save(model, tmp_path / "again", classes=[0, 1, 2, 3])
+    modelfile.save(model, tmp_path / "again", classes=[0, 1, 2, 3])
     assert (folder / "model.npz").read_bytes() == (tmp_path / "again" / "model.npz").read_bytes()
     assert zipfile.ZipFile(folder / "model.npz").namelist()[0].endswith(".npy")
 
 
 def test_backward_stops_at_the_first_trainable_layer():
-    mlp = nn.build(nn.PRESETS["mlp"]["layers"], (1, 28, 28), 10, np.random.default_rng(0))
+    mlp = nn.build(PRESETS["mlp"]["layers"], (1, 28, 28), 10, np.random.default_rng(0))
     assert mlp.first_trainable == 1 and not mlp.layers[1].input_grad and mlp.layers[3].input_grad
     logits = mlp.forward(np.zeros((2, 1, 28, 28), np.float32), train=True)
     mlp.backward(np.ones_like(logits))  # the flatten in front is never asked for a gradient

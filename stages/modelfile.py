@@ -1,4 +1,4 @@
-"""Save and load models as arrays in an .npz plus a JSON manifest, never with pickle.
+"""Save and load models on disk as arrays in an .npz plus a JSON manifest, never with pickle.
 
 model.json: {"format": "scratchnet-model", "format_version": 1, "architecture": [...],
 "input_shape": [C, H, W], "classes": [...], "preprocessing": {...}, "arrays": {name: {shape, dtype}}}.
@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import atomic
-from ..errors import ModelFormatError
-from .model import Sequential, SpecError, build
+from . import atomic
+from .errors import ModelFormatError
+from .nn import Sequential, SpecError, build
 
 FORMAT = "scratchnet-model"
 FORMAT_VERSION = 1

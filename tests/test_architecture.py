@@ -1,0 +1,40 @@
+"""The code's boundaries, checked from the source: the network library stands alone."""
+
+from __future__ import annotations
+
+import ast
+import sys
+
+from tests.stage_code import ROOT
+
+NN = ROOT / "stages" / "nn"
+# what stages/nn may import besides the standard library and itself: NumPy, and threadpoolctl to
+# keep BLAS from oversubscribing the cores while shards run on threads
+ALLOWED_THIRD_PARTY = {"numpy", "threadpoolctl"}
+
+
+def _imports(path):
+    """(level, top-level module name) of every import in the file, at any depth."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from ((0, a.name.split(".")[0]) for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            yield node.level, (node.module or "").split(".")[0]
+
+
+def test_the_network_library_imports_nothing_from_the_application():
+    outside = []
+    for path in sorted(NN.glob("*.py")):
+        for level, name in _imports(path):
+            if level > 1 or (level == 0 and name == "stages"):
+                outside.append(f"{path.name}: {'.' * level}{name}")
+            elif level == 0 and name not in sys.stdlib_module_names and name not in ALLOWED_THIRD_PARTY:
+                outside.append(f"{path.name}: third-party {name}")
+    assert not outside, outside
+
+
+def test_the_boundary_check_sees_an_application_import(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from .. import atomic\nfrom stages.errors import ParamsError\nimport torch\n")
+    found = list(_imports(bad))
+    assert (2, "") in found and (0, "stages") in found and (0, "torch") in found
