@@ -62,27 +62,29 @@ def flops_per_sample(model: nn.Sequential) -> tuple[int, int]:
 
 
 def torch_model(model: nn.Sequential):
+    """The same layers and weights as a torch.nn.Sequential."""
     import torch
 
     layers = []
-    for layer in model.layers:
-        if isinstance(layer, nn.Dense):
-            lin = torch.nn.Linear(*layer.params["W"].shape)
-            lin.weight.data = torch.from_numpy(layer.params["W"].T.copy())
-            lin.bias.data = torch.from_numpy(layer.params["b"].copy())
+    for spec, weights in model.spec_and_weights():
+        kind = spec["type"]
+        if kind == "dense":
+            lin = torch.nn.Linear(*weights["W"].shape)
+            lin.weight.data = torch.from_numpy(weights["W"].T.copy())
+            lin.bias.data = torch.from_numpy(weights["b"].copy())
             layers.append(lin)
-        elif isinstance(layer, nn.Conv2D):
-            conv = torch.nn.Conv2d(layer.params["W"].shape[1], layer.params["W"].shape[0], layer.k,
-                                   stride=layer.stride, padding=layer.pad)
-            conv.weight.data = torch.from_numpy(layer.params["W"].copy())
-            conv.bias.data = torch.from_numpy(layer.params["b"].copy())
+        elif kind == "conv2d":
+            conv = torch.nn.Conv2d(weights["W"].shape[1], weights["W"].shape[0], spec["kernel"],
+                                   stride=spec["stride"], padding=spec["padding"])
+            conv.weight.data = torch.from_numpy(weights["W"].copy())
+            conv.bias.data = torch.from_numpy(weights["b"].copy())
             layers.append(conv)
-        elif isinstance(layer, nn.MaxPool2D):
-            layers.append(torch.nn.MaxPool2d(layer.size, layer.stride))
-        elif isinstance(layer, nn.Dropout):
-            layers.append(torch.nn.Dropout(layer.rate))
+        elif kind == "maxpool2d":
+            layers.append(torch.nn.MaxPool2d(spec["size"], spec["stride"]))
+        elif kind == "dropout":
+            layers.append(torch.nn.Dropout(spec["rate"]))
         else:
-            layers.append({"flatten": torch.nn.Flatten(), "relu": torch.nn.ReLU(), "sigmoid": torch.nn.Sigmoid()}[layer.kind])
+            layers.append({"flatten": torch.nn.Flatten(), "relu": torch.nn.ReLU(), "sigmoid": torch.nn.Sigmoid()}[kind])
     return torch.nn.Sequential(*layers)
 
 
@@ -90,24 +92,23 @@ SHARDS = {"mlp": PRESETS["seed-mlp"]["shards"], "cnn": PRESETS["cnn"]["shards"],
 
 
 class Ours:
-    """scratchnet's engine, stepped the way the train stage steps it (nn.DataParallel)."""
+    """scratchnet's engine, stepped the way the train stage steps it (nn.Trainer)."""
 
     def __init__(self, arch, seed=0):
         self.model = nn.build(ARCHS[arch], (1, 28, 28), 10, np.random.default_rng(seed))
-        self.dp = nn.DataParallel(self.model, SHARDS[arch], np.random.default_rng(seed + 1))
-        self.opt = nn.SGD(0.01, momentum=0.9)
-        self.params = self.model.parameters()
+        opt = nn.SGD(self.model.parameters(), self.model.gradients(), lr=0.01, momentum=0.9)
+        self.trainer = nn.Trainer(self.model, opt, loss=nn.softmax_cross_entropy, shards=SHARDS[arch],
+                                  rng=np.random.default_rng(seed + 1))
 
     def epoch(self, x, y, batch, batches):
-        with self.dp:
+        with self.trainer:
             for b in range(batches):
                 i = (b * batch) % (len(x) - batch)
-                self.dp.train_step(x[i:i + batch], y[i:i + batch])
-                self.opt.step(self.params, self.dp.grads)
+                self.trainer.step(x[i:i + batch], y[i:i + batch])
 
     def infer(self, x, batch):
-        with self.dp:
-            return [self.dp.forward(x[i:i + batch]) for i in range(0, len(x), batch)]
+        with self.trainer:
+            return self.trainer.predict_logits(x, batch)
 
 
 class Torch:

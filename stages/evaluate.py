@@ -37,7 +37,7 @@ def evaluate(model_dir: Path | str, data_dir: Path | str, history_path: Path | s
     ids = list(range(len(classes)))
     precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=ids, zero_division=0)
     metrics = {
-        "test_accuracy": float((predicted == labels).mean()),
+        "test_accuracy": nn.accuracy(logits, labels),
         "test_loss": float(loss),
         "test_macro_f1": float(f1.mean()),
     }

@@ -24,27 +24,26 @@ def to_onnx(model: nn.Sequential, opset: int = 13):
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits, x = [], [], "image"
-    for i, layer in enumerate(model.layers):
-        out = f"l{i}_{layer.kind}"
-        p = {k: numpy_helper.from_array(v.astype(np.float32), f"{i}.{k}") for k, v in layer.params.items()}
-        inits.extend(p.values())
-        if isinstance(layer, nn.Dense):
+    for i, (spec, weights) in enumerate(model.spec_and_weights()):
+        kind, out = spec["type"], f"l{i}_{spec['type']}"
+        inits.extend(numpy_helper.from_array(v.astype(np.float32), f"{i}.{k}") for k, v in weights.items())
+        if kind == "dense":
             nodes.append(helper.make_node("Gemm", [x, f"{i}.W", f"{i}.b"], [out]))
-        elif isinstance(layer, nn.Conv2D):
-            nodes.append(helper.make_node("Conv", [x, f"{i}.W", f"{i}.b"], [out], kernel_shape=[layer.k, layer.k],
-                                          strides=[layer.stride] * 2, pads=[layer.pad] * 4))
-        elif isinstance(layer, nn.MaxPool2D):
-            nodes.append(helper.make_node("MaxPool", [x], [out], kernel_shape=[layer.size] * 2,
-                                          strides=[layer.stride] * 2))
-        elif isinstance(layer, nn.Flatten):
+        elif kind == "conv2d":
+            nodes.append(helper.make_node("Conv", [x, f"{i}.W", f"{i}.b"], [out], kernel_shape=[spec["kernel"]] * 2,
+                                          strides=[spec["stride"]] * 2, pads=[spec["padding"]] * 4))
+        elif kind == "maxpool2d":
+            nodes.append(helper.make_node("MaxPool", [x], [out], kernel_shape=[spec["size"]] * 2,
+                                          strides=[spec["stride"]] * 2))
+        elif kind == "flatten":
             nodes.append(helper.make_node("Flatten", [x], [out], axis=1))
-        elif isinstance(layer, (nn.ReLU, nn.Sigmoid, nn.Softmax)):
-            op = {"relu": "Relu", "sigmoid": "Sigmoid", "softmax": "Softmax"}[layer.kind]
+        elif kind in ("relu", "sigmoid", "softmax"):
+            op = {"relu": "Relu", "sigmoid": "Sigmoid", "softmax": "Softmax"}[kind]
             nodes.append(helper.make_node(op, [x], [out], **({"axis": -1} if op == "Softmax" else {})))
-        elif isinstance(layer, nn.Dropout):
+        elif kind == "dropout":
             continue  # identity at inference
         else:
-            raise ExportError(f"no ONNX translation for layer {layer.kind}")
+            raise ExportError(f"no ONNX translation for layer {kind}")
         x = out
     nodes.append(helper.make_node("Softmax", [x], ["probabilities"], axis=1))
     n_classes = model.output_shape()[0]
@@ -66,8 +65,8 @@ def verify(onnx_bytes: bytes, model: nn.Sequential, x: np.ndarray, tolerance: fl
 
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     ours = nn.softmax(model.predict_logits(x))
-    theirs = np.concatenate([session.run(["probabilities"], {"image": x[i:i + 1000]})[0] for i in range(0, len(x), 1000)])
-    result = {"images": int(len(x)), "argmax_agreement": float((ours.argmax(1) == theirs.argmax(1)).mean()),
+    theirs = nn.batched(lambda batch: session.run(["probabilities"], {"image": batch})[0], x, 1000)
+    result = {"images": int(len(x)), "argmax_agreement": nn.accuracy(ours, theirs.argmax(1)),
               "max_abs_diff": float(np.abs(ours - theirs).max()), "tolerance": tolerance}
     if result["argmax_agreement"] < 1 or result["max_abs_diff"] > tolerance:
         raise ExportError(f"onnxruntime disagrees with the NumPy model: {result}")

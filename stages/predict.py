@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ImageError, ModelFormatError
-from . import modelfile
+from . import modelfile, nn
 
 MAX_PIXELS = 50_000_000  # decoded size bound: a 7000x7000 photo fits, a decompression bomb does not
 INK_THRESHOLD = 0.2  # fraction of full contrast that counts as ink when cropping
@@ -154,7 +154,7 @@ def predict(paths: list[Path | str], export_dir: Path | str) -> list[dict]:
     if not batch:
         return []
     x = np.stack(batch)[:, None].astype(np.float32)
-    probs = session.run(["probabilities"], {"image": x})[0]
+    probs = nn.batched(lambda b: session.run(["probabilities"], {"image": b})[0], x, 1000)
     best = probs.argmax(1)
     return [{"file": n, "digit": classes[b], "probability": float(p[b]),
              "probabilities": [round(float(v), 6) for v in p]} for n, b, p in zip(names, best, probs)]

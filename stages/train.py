@@ -49,12 +49,14 @@ def build_model(recipe: dict, input_shape: tuple, n_classes: int, rng: np.random
         raise ParamsError(f"train.{e}" if str(e).startswith("layers") else f"train.layers: {e}") from None
 
 
-def make_optimizer(recipe: dict) -> nn.optim.Optimizer:
+def make_optimizer(recipe: dict, model: nn.Sequential) -> nn.optim.Optimizer:
+    """The recipe's optimizer, bound to the model's weights and gradients."""
     kind, lr, wd = recipe["optimizer"], recipe["lr"], recipe["weight_decay"]
+    weights, grads = model.parameters(), model.gradients()
     if kind == "adam":
-        return nn.Adam(lr, weight_decay=wd)
+        return nn.Adam(weights, grads, lr=lr, weight_decay=wd)
     momentum = 0.0 if kind == "sgd" else recipe["momentum"]
-    return nn.SGD(lr, momentum=momentum, nesterov=kind == "nesterov", weight_decay=wd)
+    return nn.SGD(weights, grads, lr=lr, momentum=momentum, nesterov=kind == "nesterov", weight_decay=wd)
 
 
 def random_shift(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
@@ -72,16 +74,15 @@ def random_shift(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.
     return out
 
 
-def evaluate_split(model: nn.Sequential | nn.DataParallel, x: np.ndarray, y: np.ndarray,
+def evaluate_split(model: nn.Sequential | nn.Trainer, x: np.ndarray, y: np.ndarray,
                    batch_size: int = 1000) -> tuple[float, float]:
     """(mean loss, accuracy) of `model` on x (N, C, H, W) with one-hot y (N, K)."""
-    total_loss, correct = 0.0, 0
-    for i in range(0, len(x), batch_size):
-        logits = model.forward(x[i:i + batch_size])
-        loss, _ = nn.softmax_cross_entropy(logits, y[i:i + batch_size])
-        total_loss += loss * len(logits)
-        correct += int((logits.argmax(1) == y[i:i + batch_size].argmax(1)).sum())
-    return total_loss / len(x), correct / len(x)
+    logits = model.predict_logits(x, batch_size)
+    total_loss = 0.0
+    for i in range(0, len(x), batch_size):  # the loss batch by batch, as it always was: same digits
+        loss, _ = nn.softmax_cross_entropy(logits[i:i + batch_size], y[i:i + batch_size])
+        total_loss += loss * len(logits[i:i + batch_size])
+    return total_loss / len(x), nn.accuracy(logits, y)
 
 
 def _bar(total: int, epoch: int, epochs: int):
@@ -91,10 +92,9 @@ def _bar(total: int, epoch: int, epochs: int):
                 disable=not sys.stderr.isatty())
 
 
-def train_epoch(dp: nn.DataParallel, opt: nn.optim.Optimizer, recipe: dict, x: np.ndarray, y: np.ndarray,
-                order: np.ndarray, augment_rng: np.random.Generator, epoch: int) -> tuple[float, float]:
+def train_epoch(trainer: nn.Trainer, recipe: dict, x: np.ndarray, y: np.ndarray, order: np.ndarray,
+                augment_rng: np.random.Generator, epoch: int) -> tuple[float, float]:
     """One pass over x (N, C, H, W), y (N, K) one-hot in `order`; returns (mean loss, accuracy)."""
-    params, grads = dp.model.parameters(), dp.grads
     bs, shift = recipe["batch_size"], recipe["augment_shift"]
     start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
     with _bar(len(x), epoch, recipe["epochs"]) as bar:
@@ -103,17 +103,12 @@ def train_epoch(dp: nn.DataParallel, opt: nn.optim.Optimizer, recipe: dict, x: n
             xb, yb = x[idx], y[idx]
             if shift:
                 xb = random_shift(xb, shift, augment_rng)
-            loss, logits = dp.train_step(xb, yb, clip_dz=recipe["clip_dz"])
+            loss, logits = trainer.step(xb, yb)
             if not math.isfinite(loss):
                 raise TrainingDiverged(f"loss became {loss} at epoch {epoch}, batch {b}: lower train.lr or enable clipping")
-            if recipe["clip_value"] is not None:
-                nn.clip_values(grads, recipe["clip_value"])
-            if recipe["clip_norm"] is not None:
-                nn.clip_global_norm(grads, recipe["clip_norm"])
-            opt.step(params, grads)
             seen += len(idx)
             loss_sum += loss * len(idx)
-            correct += int((logits.argmax(1) == yb.argmax(1)).sum())
+            correct += nn.correct(logits, yb)
             if not bar.disable:
                 bar.update(len(idx))
                 bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.4f}",
@@ -130,20 +125,22 @@ def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.rand
     """
     x, y = train["x"][:, None], train["y"]
     xv, yv = val["x"][:, None], val["y"]
-    opt = make_optimizer(recipe)
+    opt = make_optimizer(recipe, model)
     lr_at = nn.schedule(recipe["schedule"], recipe["lr"], epochs=recipe["epochs"],
                         decay=recipe["lr_decay"], step_size=recipe["step_size"])
     shuffle_rng, augment_rng, shard_rng = rng.spawn(3)
-    params = model.parameters()
-    best_params = {k: v.copy() for k, v in params.items()}
+    weights = model.parameters()
+    best_weights = {k: v.copy() for k, v in weights.items()}
     history, epoch_seconds, best, best_score, stale = [], [], 0, -math.inf, 0
-    with nn.DataParallel(model, recipe["shards"], shard_rng) as dp:
+    trainer = nn.Trainer(model, opt, loss=nn.softmax_cross_entropy, shards=recipe["shards"], rng=shard_rng,
+                         clip_dz=recipe["clip_dz"], clip_value=recipe["clip_value"], clip_norm=recipe["clip_norm"])
+    with trainer:
         for epoch in range(1, recipe["epochs"] + 1):
             opt.lr = lr_at(epoch - 1)
             start = time.perf_counter()
-            loss, acc = train_epoch(dp, opt, recipe, x, y, shuffle_rng.permutation(len(x)), augment_rng, epoch)
+            loss, acc = train_epoch(trainer, recipe, x, y, shuffle_rng.permutation(len(x)), augment_rng, epoch)
             seconds = time.perf_counter() - start
-            val_loss, val_acc = evaluate_split(dp, xv, yv) if len(xv) else (math.nan, math.nan)
+            val_loss, val_acc = evaluate_split(trainer, xv, yv) if len(xv) else (math.nan, math.nan)
             history.append({"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "val_loss": val_loss,
                             "val_accuracy": val_acc, "lr": opt.lr})
             epoch_seconds.append(seconds)
@@ -152,15 +149,15 @@ def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.rand
             score = val_acc if len(xv) else -loss  # without a val split, keep the lowest train loss
             if score > best_score:
                 best, best_score, stale = epoch, score, 0
-                for k, v in params.items():
-                    best_params[k][...] = v
+                for k, v in weights.items():
+                    best_weights[k][...] = v
             else:
                 stale += 1
                 if recipe["early_stopping"] and stale >= recipe["early_stopping"]:
                     log(f"early stopping: no val improvement for {stale} epochs")
                     break
-    for k, v in params.items():
-        v[...] = best_params[k]
+    for k, v in weights.items():
+        v[...] = best_weights[k]
     return history, best, epoch_seconds
 
 

@@ -7,7 +7,7 @@ import numpy as np
 
 from stages import nn
 from stages.nn.gradcheck import check_layer, numeric_grad, rel_error
-from tests.test_nn_gradients import CASES, LAYERS32, whole_cnn_errors
+from tests.test_nn_gradients import CASES, LAYERS32, whole_model_grads
 
 
 def main() -> None:
@@ -23,7 +23,12 @@ def main() -> None:
     _, grad = nn.softmax_cross_entropy(logits, labels)
     err = rel_error(grad, numeric_grad(lambda: nn.softmax_cross_entropy(logits, labels)[0], logits))
     print(f"| softmax_cross_entropy | {err:.1e} | logits |")
-    errors = whole_cnn_errors()
+    model, x, y, dx, grads = whole_model_grads(compile=False)
+
+    def loss():
+        return nn.softmax_cross_entropy(model.forward(x), y)[0]
+    errors = {"x": rel_error(dx, numeric_grad(loss, x)),
+              **{k: rel_error(grads[k], numeric_grad(loss, p)) for k, p in model.parameters().items()}}
     print(f"| whole CNN (conv, sigmoid, pool, strided conv, relu, overlapping pool, dense) | {max(errors.values()):.1e} | {', '.join(errors)} |")
     dtypes = []
     for name, make in LAYERS32.items():

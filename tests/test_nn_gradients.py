@@ -79,41 +79,57 @@ def test_loss_is_stable_for_huge_logits():
     assert np.isfinite(loss) and loss == pytest.approx(2000.0) and np.isfinite(grad).all()
 
 
-def whole_cnn_errors() -> dict[str, float]:
-    """Relative errors for the input and every parameter of a conv-pool-conv-dense stack, through the loss."""
+CNN_SPECS = [
+    {"type": "conv2d", "filters": 3, "kernel": 3, "padding": 1}, {"type": "sigmoid"},
+    {"type": "maxpool2d", "size": 2},
+    {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2, "padding": 1}, {"type": "relu"},
+    {"type": "maxpool2d", "size": 2, "stride": 1},
+    {"type": "flatten"}, {"type": "dense", "units": 5}, {"type": "relu"},
+    {"type": "dense", "units": "classes"},
+]
+
+
+def whole_model_grads(compile: bool, specs=CNN_SPECS, input_shape=(2, 6, 6)):
+    """(model, x, y, dx, grads) after one backward through the fused loss, in training mode."""
     rng = np.random.default_rng(7)
-    specs = [
-        {"type": "conv2d", "filters": 3, "kernel": 3, "padding": 1}, {"type": "sigmoid"},
-        {"type": "maxpool2d", "size": 2},
-        {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2, "padding": 1}, {"type": "relu"},
-        {"type": "maxpool2d", "size": 2, "stride": 1},
-        {"type": "flatten"}, {"type": "dense", "units": 5}, {"type": "relu"},
-        {"type": "dense", "units": "classes"},
-    ]
-    model = nn.build(specs, (2, 6, 6), 3, rng, dtype=np.float64)
-    assert model.first_trainable == 0 and not model.layers[0].input_grad
-    model.layers[0].input_grad = True
-    x, y = rng.standard_normal((4, 2, 6, 6)), rng.integers(0, 3, 4)
+    model = nn.build(specs, input_shape, 3, rng, dtype=np.float64, compile=compile)
+    x, y = rng.standard_normal((4, *input_shape)), rng.integers(0, 3, 4)
+    _, dlogits = nn.softmax_cross_entropy(model.forward(x, train=True), y)
+    dx = model.backward(dlogits)
+    return model, x, y, dx, {k: v.copy() for k, v in model.gradients().items()}
+
+
+@pytest.mark.parametrize("plan", ["reference", "fast"])
+def test_whole_small_cnn(plan):
+    """Every parameter (and, on the reference plan, the input) through the fused loss."""
+    model, x, y, dx, grads = whole_model_grads(compile=plan == "fast")
+    assert model.plan.name == plan
 
     def loss():
         return nn.softmax_cross_entropy(model.forward(x), y)[0]
 
-    _, dlogits = nn.softmax_cross_entropy(model.forward(x, train=True), y)  # training mode: what backward follows
-    dx = dlogits
-    for layer in reversed(model.run_order):
-        dx = layer.backward(dx)
-    grads = {k: v.copy() for k, v in model.gradients().items()}
-    errors = {"x": rel_error(dx, numeric_grad(loss, x))}
-    for name, p in model.parameters().items():
-        errors[name] = rel_error(grads[name], numeric_grad(loss, p))
-    return errors
-
-
-def test_whole_small_cnn():
-    """Every parameter and the input, through the fused loss (ReLU before a pool runs after it)."""
-    errors = whole_cnn_errors()
-    assert len(errors) == 1 + 2 * 4
+    errors = {name: rel_error(grads[name], numeric_grad(loss, p)) for name, p in model.parameters().items()}
+    if plan == "reference":
+        errors["x"] = rel_error(dx, numeric_grad(loss, x))
+    else:
+        assert dx is None  # the fast plan never computes the input's gradient
+    assert len(errors) == 2 * 4 + (plan == "reference")
     assert max(errors.values()) < TOL, errors
+
+
+@pytest.mark.parametrize("specs,shape", [(CNN_SPECS, (2, 6, 6)), ([
+    {"type": "conv2d", "filters": 2, "kernel": 3}, {"type": "relu"}, {"type": "maxpool2d", "size": 2},
+    {"type": "flatten"}, {"type": "dense", "units": 4}, {"type": "relu"}, {"type": "dropout", "rate": 0.0},
+    {"type": "dense", "units": "classes"}], (1, 6, 6))])
+def test_the_fast_plan_computes_what_the_reference_plan_computes(specs, shape):
+    """Pool before ReLU, ReLU in place, backward stopping early: the same numbers, bit for bit."""
+    ref, fast = whole_model_grads(False, specs, shape), whole_model_grads(True, specs, shape)
+    assert [type(layer) for layer in ref[0].plan.order] != [type(layer) for layer in fast[0].plan.order] \
+        or ref[0].plan.first != fast[0].plan.first
+    x = ref[1]
+    np.testing.assert_array_equal(ref[0].forward(x), fast[0].forward(x))
+    for name, g in ref[4].items():
+        np.testing.assert_array_equal(fast[4][name], g, err_msg=name)
 
 
 class BrokenDense(nn.Dense):

@@ -181,7 +181,7 @@ def test_saved_bytes_are_deterministic(saved, tmp_path):
 
 def test_backward_stops_at_the_first_trainable_layer():
     mlp = nn.build(PRESETS["mlp"]["layers"], (1, 28, 28), 10, np.random.default_rng(0))
-    assert mlp.first_trainable == 1 and not mlp.layers[1].input_grad and mlp.layers[3].input_grad
+    assert mlp.plan.first == 1 and not mlp.layers[1].input_grad and mlp.layers[3].input_grad
     logits = mlp.forward(np.zeros((2, 1, 28, 28), np.float32), train=True)
     mlp.backward(np.ones_like(logits))  # the flatten in front is never asked for a gradient
     assert all(np.isfinite(g).all() for g in mlp.gradients().values())

@@ -8,29 +8,32 @@ import pytest
 from stages import nn
 
 
-def two_steps(opt, g1=0.5, g2=-1.0, p0=1.0):
-    p = {"0.W": np.array([p0])}
+def two_steps(make, g1=0.5, g2=-1.0, p0=1.0):
+    """make(params, grads) -> an optimizer bound to them; the parameter after each of two steps."""
+    p, g = {"0.W": np.array([p0])}, {"0.W": np.zeros(1)}
+    opt = make(p, g)
     out = []
-    for g in (g1, g2):
-        opt.step(p, {"0.W": np.array([g])})
+    for value in (g1, g2):
+        g["0.W"][0] = value
+        opt.step()
         out.append(float(p["0.W"][0]))
     return out
 
 
 def test_sgd():
     # p1 = 1 - 0.1 * 0.5 = 0.95; p2 = 0.95 - 0.1 * (-1) = 1.05
-    assert two_steps(nn.SGD(0.1)) == pytest.approx([0.95, 1.05])
+    assert two_steps(lambda p, g: nn.SGD(p, g, lr=0.1)) == pytest.approx([0.95, 1.05])
 
 
 def test_momentum():
     # v1 = 0.5, p1 = 1 - 0.05 = 0.95; v2 = 0.9 * 0.5 - 1 = -0.55, p2 = 0.95 + 0.055 = 1.005
-    assert two_steps(nn.SGD(0.1, momentum=0.9)) == pytest.approx([0.95, 1.005])
+    assert two_steps(lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9)) == pytest.approx([0.95, 1.005])
 
 
 def test_nesterov():
     # v1 = 0.5, p1 = 1 - 0.1 * (0.5 + 0.45) = 0.905
     # v2 = -0.55, p2 = 0.905 - 0.1 * (-1 + 0.9 * -0.55) = 0.905 + 0.1495 = 1.0545
-    assert two_steps(nn.SGD(0.1, momentum=0.9, nesterov=True)) == pytest.approx([0.905, 1.0545])
+    assert two_steps(lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9, nesterov=True)) == pytest.approx([0.905, 1.0545])
 
 
 def test_adam():
@@ -38,36 +41,37 @@ def test_adam():
     # step 2: m = 0.045 - 0.1 = -0.055, v = 0.00024975 + 0.001 = 0.00124975
     #   m_hat = -0.055 / 0.19 = -0.2894737, v_hat = 0.00124975 / 0.001999 = 0.6251876
     #   p2 = 0.9 + 0.1 * 0.2894737 / 0.7906883 = 0.9 + 0.1 * 0.3661034 = 0.9366103
-    assert two_steps(nn.Adam(0.1)) == pytest.approx([0.9, 0.9366103], abs=1e-7)
+    assert two_steps(lambda p, g: nn.Adam(p, g, lr=0.1)) == pytest.approx([0.9, 0.9366103], abs=1e-7)
 
 
 def test_weight_decay_on_weights_not_biases():
-    opt = nn.SGD(0.1, weight_decay=0.5)
     p = {"0.W": np.array([2.0]), "0.b": np.array([2.0])}
-    opt.step(p, {"0.W": np.array([0.0]), "0.b": np.array([0.0])})
+    nn.SGD(p, {"0.W": np.array([0.0]), "0.b": np.array([0.0])}, lr=0.1, weight_decay=0.5).step()
     assert p["0.W"][0] == pytest.approx(2 - 0.1 * 0.5 * 2) and p["0.b"][0] == 2.0
 
 
 def test_state_is_keyed_by_parameter_and_round_trips():
-    opt = nn.Adam(0.01)
     p = {"0.W": np.ones(2), "2.W": np.ones(2)}
-    opt.step(p, {"0.W": np.array([1.0, 1.0]), "2.W": np.array([-1.0, 0.0])})
+    g = {"0.W": np.array([1.0, 1.0]), "2.W": np.array([-1.0, 0.0])}
+    opt = nn.Adam(p, g, lr=0.01)
+    opt.step()
     assert set(opt.state) == {"0.W.m", "0.W.v", "2.W.m", "2.W.v"}
     assert not np.shares_memory(opt.state["0.W.m"], opt.state["2.W.m"])
-    clone = nn.Adam(0.01)
-    clone.load_state_dict(opt.state_dict())
     q = {k: v.copy() for k, v in p.items()}
-    g = {"0.W": np.array([0.3, -0.2]), "2.W": np.array([0.1, 0.1])}
-    opt.step(p, g)
-    clone.step(q, g)
+    clone = nn.Adam(q, g, lr=0.01)
+    clone.load_state_dict(opt.state_dict())
+    g["0.W"][...], g["2.W"][...] = [0.3, -0.2], [0.1, 0.1]
+    opt.step()
+    clone.step()
     for k in p:
         np.testing.assert_array_equal(p[k], q[k])
 
 
 def test_float32_parameters_stay_float32():
-    for opt in (nn.SGD(0.1, momentum=0.9, weight_decay=1e-4), nn.Adam(1e-3, weight_decay=1e-4)):
+    for make in (lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9, weight_decay=1e-4),
+                 lambda p, g: nn.Adam(p, g, lr=1e-3, weight_decay=1e-4)):
         p = {"0.W": np.ones(3, np.float32)}
-        opt.step(p, {"0.W": np.ones(3, np.float32)})
+        make(p, {"0.W": np.ones(3, np.float32)}).step()
         assert p["0.W"].dtype == np.float32
 
 
@@ -94,10 +98,10 @@ def test_clipping():
 
 
 OPTIMIZERS = {
-    "sgd": lambda: nn.SGD(0.1, weight_decay=0.01),
-    "momentum": lambda: nn.SGD(0.1, momentum=0.9, weight_decay=0.01),
-    "nesterov": lambda: nn.SGD(0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-    "adam": lambda: nn.Adam(0.01, weight_decay=0.01),
+    "sgd": lambda p, g: nn.SGD(p, g, lr=0.1, weight_decay=0.01),
+    "momentum": lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9, weight_decay=0.01),
+    "nesterov": lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+    "adam": lambda p, g: nn.Adam(p, g, lr=0.01, weight_decay=0.01),
 }
 
 
@@ -110,18 +114,26 @@ def test_flat_buffers_update_exactly_like_one_array_at_a_time(kind):
     params, grads = model.parameters(), model.gradients()
     assert params.flat.size == sum(p.size for p in params.values())
     assert all(np.shares_memory(p, params.flat) for p in params.values())
-    plain = {k: v.copy() for k, v in params.items()}
-    flat_opt, plain_opt = OPTIMIZERS[kind](), OPTIMIZERS[kind]()
+    plain, plain_grads = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in grads.items()}
+    flat_opt, plain_opt = OPTIMIZERS[kind](params, grads), OPTIMIZERS[kind](plain, plain_grads)
+    assert flat_opt._flat is not None and plain_opt._flat is None  # the two paths under test
     rng = np.random.default_rng(1)
     for step in range(3):
         grads.flat[...] = rng.standard_normal(grads.flat.size)
-        flat_opt.step(params, grads)
-        plain_opt.step(plain, {k: v.copy() for k, v in grads.items()})
+        for k, v in grads.items():
+            plain_grads[k][...] = v
+        flat_opt.step()
+        plain_opt.step()
         if step == 1:  # continue the flat run from a state saved by name
-            flat_opt = OPTIMIZERS[kind]()
+            flat_opt = OPTIMIZERS[kind](params, grads)
             flat_opt.load_state_dict(plain_opt.state_dict())
     for k in params:
         np.testing.assert_array_equal(params[k], plain[k], err_msg=k)
     assert flat_opt.state.keys() == plain_opt.state.keys()
     for k, v in flat_opt.state.items():
         np.testing.assert_array_equal(v, plain_opt.state[k], err_msg=k)
+
+
+def test_an_optimizer_refuses_grads_that_do_not_match_its_params():
+    with pytest.raises(ValueError, match="same keys"):
+        nn.SGD({"0.W": np.ones(2)}, {"1.W": np.ones(2)}, lr=0.1)

@@ -37,7 +37,7 @@ def test_sharded_step_gives_the_whole_batch_gradient(shards, threads, clip_dz):
     x, y = batch()
     loss, logits, grads = reference(make(), x, y, clip_dz)
     model = make()
-    with nn.DataParallel(model, shards, np.random.default_rng(1), threads=threads) as dp:
+    with nn.DataParallel(model, shards, np.random.default_rng(1), loss=nn.softmax_cross_entropy, threads=threads) as dp:
         got_loss, got_logits = dp.train_step(x, y, clip_dz=clip_dz)
     assert got_loss == pytest.approx(loss, rel=1e-12)
     np.testing.assert_allclose(got_logits, logits, rtol=1e-12)
@@ -49,7 +49,7 @@ def test_sharded_step_gives_the_whole_batch_gradient(shards, threads, clip_dz):
 def test_a_batch_smaller_than_the_shard_count_ignores_stale_shards():
     x, y = batch(n=10)
     model = make()
-    with nn.DataParallel(model, 4, np.random.default_rng(1), threads=2) as dp:
+    with nn.DataParallel(model, 4, np.random.default_rng(1), loss=nn.softmax_cross_entropy, threads=2) as dp:
         dp.train_step(x, y)  # every replica now holds gradients
         dp.train_step(x[:1], y[:1])  # one row: only the last shard runs
     _, _, grads = reference(make(), x[:1], y[:1])
@@ -59,7 +59,7 @@ def test_a_batch_smaller_than_the_shard_count_ignores_stale_shards():
 
 def test_replicas_share_parameters_and_own_their_gradients():
     model = make()
-    dp = nn.DataParallel(model, 2, np.random.default_rng(1))
+    dp = nn.DataParallel(model, 2, np.random.default_rng(1), loss=nn.softmax_cross_entropy)
     for replica in dp.replicas:
         for (name, p), q in zip(model.parameters().items(), replica.parameters().values()):
             assert p is q, name
@@ -70,7 +70,7 @@ def test_replicas_share_parameters_and_own_their_gradients():
 def test_inference_matches_the_model():
     x, _ = batch(n=9)
     model = make()
-    with nn.DataParallel(model, 2, np.random.default_rng(1)) as dp:
+    with nn.DataParallel(model, 2, np.random.default_rng(1), loss=nn.softmax_cross_entropy) as dp:
         np.testing.assert_array_equal(dp.forward(x), np.concatenate([model.forward(x[:4]), model.forward(x[4:])]))
 
 
@@ -92,7 +92,7 @@ def test_blas_threads_are_limited_inside_and_restored_after():
     def blas_threads():
         return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     before = blas_threads()
-    with nn.DataParallel(make(), 2, np.random.default_rng(1), threads=2):
+    with nn.DataParallel(make(), 2, np.random.default_rng(1), loss=nn.softmax_cross_entropy, threads=2):
         inside = blas_threads()
     assert blas_threads() == before
     assert inside == [max(1, (os.cpu_count() or 1) // 2)] * len(before)
@@ -100,7 +100,7 @@ def test_blas_threads_are_limited_inside_and_restored_after():
 
 def test_float32_step_stays_float32():
     x, y = batch(dtype=np.float32)
-    with nn.DataParallel(make(dtype=np.float32), 2, np.random.default_rng(1)) as dp:
+    with nn.DataParallel(make(dtype=np.float32), 2, np.random.default_rng(1), loss=nn.softmax_cross_entropy) as dp:
         loss, logits = dp.train_step(x, y)
     assert logits.dtype == np.float32
     assert all(g.dtype == np.float32 for g in dp.grads.values())

@@ -19,7 +19,7 @@ class Layer:
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
-        self.input_grad = True  # Sequential turns this off for the first layer: nobody reads dx there
+        self.input_grad = True  # the fast plan turns this off for the first trainable layer: nobody reads dx there
         self._buffers: dict[str, np.ndarray] = {}
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:
@@ -90,7 +90,7 @@ class Dense(Layer):
 class ReLU(Layer):
     """max(x, 0).
 
-    Sequential lets it work in place, saving an allocation and a pass each way: `inplace_forward`
+    The fast plan (model.fast_plan) lets it work in place, saving an allocation and a pass each way: `inplace_forward`
     right after a dense or conv layer (whose fresh output nobody else holds), and
     `inplace_backward` always (the gradient it receives is never read again by its producer).
     """

@@ -28,7 +28,12 @@ def softmax_cross_entropy(logits: np.ndarray, targets: np.ndarray) -> tuple[floa
     return loss, probs
 
 
-def accuracy(logits: np.ndarray, targets: np.ndarray) -> float:
-    """Fraction of rows whose argmax matches the target (one-hot (N, C) or indices (N,))."""
+def correct(logits: np.ndarray, targets: np.ndarray) -> int:
+    """How many rows of logits (N, C) have their argmax at the target (one-hot (N, C) or indices (N,))."""
     labels = targets.argmax(axis=1) if targets.ndim == 2 else targets
-    return float((logits.argmax(axis=1) == labels).mean())
+    return int((logits.argmax(axis=1) == labels).sum())
+
+
+def accuracy(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Fraction of rows of logits (N, C) whose argmax matches the target."""
+    return correct(logits, targets) / len(logits)

@@ -1,7 +1,8 @@
-"""Sequential models built from layer specs, and the named presets (architecture + recipe)."""
+"""Sequential models built from layer specs, and the plans they run (reference and fast)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,12 +41,61 @@ def _flatten(dicts: list[dict[str, np.ndarray]]) -> np.ndarray | None:
     return flat
 
 
+@dataclass
+class Plan:
+    """How a Sequential runs its layers: `order` (forward order), `first` (backward runs
+    order[first:] in reverse) and the flags it set on the layers."""
+
+    name: str
+    order: list[Layer]
+    first: int
+
+
+def reference_plan(layers: list[Layer]) -> Plan:
+    """The plain path: layers in written order, each computing every gradient, nothing in place."""
+    for layer in layers:
+        layer.input_grad = True
+        if isinstance(layer, ReLU):
+            layer.inplace_forward = layer.inplace_backward = False
+    return Plan("reference", list(layers), 0)
+
+
+def fast_plan(layers: list[Layer]) -> Plan:
+    """The same function and gradients as reference_plan, with less work:
+
+    - pool before ReLU: a ReLU directly before a MaxPool2D runs after it. max and ReLU commute
+      (relu(max(x)) == max(relu(x)), gradients included), and pooling first leaves ReLU a quarter
+      of the elements to touch, forward and backward;
+    - backward stops at the first layer with parameters: nothing before it has anything to learn,
+      and that layer skips its own input gradient (for an MLP behind a flatten, a third of the first
+      layer's backward work);
+    - ReLU in place: forward right after a dense or conv layer (whose fresh output nobody else
+      holds), backward always (the gradient it receives is never read again by its producer),
+      saving an allocation and a pass each way.
+    The architecture, the saved model and the ONNX export keep the written order.
+    """
+    plan = reference_plan(layers)
+    order = plan.order
+    for i in range(len(order) - 1):
+        if isinstance(order[i], ReLU) and isinstance(order[i + 1], MaxPool2D):
+            order[i], order[i + 1] = order[i + 1], order[i]
+    first = next((i for i, layer in enumerate(order) if layer.params), len(order))
+    if first < len(order):
+        order[first].input_grad = False
+    for before, layer in zip([None, *order], order):
+        if isinstance(layer, ReLU):
+            layer.inplace_backward = True
+            layer.inplace_forward = isinstance(before, (Dense, Conv2D))
+    return Plan("fast", order, first)
+
+
 class Sequential:
     """Layers applied in order. Input (N, C, H, W) or whatever the first layer takes.
 
     The parameters of all layers live in one flat buffer, and so do the gradients (parameters()
-    and gradients() return FlatDicts), unless `share_params`: a replica keeps the arrays it was
-    given, which belong to another model.
+    and gradients() return FlatDicts, which an optimizer updates in one pass), unless
+    `share_params`: a replica keeps the arrays it was given, which belong to another model.
+    A new model runs the reference plan; compile() switches it to the fast one.
     """
 
     def __init__(self, layers: list[Layer], input_shape: tuple[int, ...], *, share_params: bool = False):
@@ -53,29 +103,26 @@ class Sequential:
         self.input_shape = tuple(input_shape)
         self._flat_params = None if share_params else _flatten([layer.params for layer in layers])
         self._flat_grads = _flatten([layer.grads for layer in layers])
-        self.run_order = _execution_order(layers)
-        # backward stops at the first layer with parameters: nothing before it has anything to
-        # learn, and that layer need not compute its own input gradient (for an MLP behind a
-        # flatten, that saves a third of the first layer's backward work)
-        self.first_trainable = next((i for i, layer in enumerate(self.run_order) if layer.params), len(layers))
-        if self.first_trainable < len(layers):
-            self.run_order[self.first_trainable].input_grad = False
-        for before, layer in zip([None, *self.run_order], self.run_order):
-            if isinstance(layer, ReLU):
-                layer.inplace_backward = True
-                layer.inplace_forward = isinstance(before, (Dense, Conv2D))
+        self.plan = reference_plan(layers)
+
+    def compile(self) -> Sequential:
+        """Run the fast plan from now on (see fast_plan); returns the model."""
+        self.plan = fast_plan(self.layers)
+        return self
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
-        for layer in self.run_order:
+        for layer in self.plan.order:
             x = layer.forward(x, train=train)
         return x
 
-    def backward(self, dy: np.ndarray, *, clip_dz: float | None = None) -> None:
-        """Backpropagate dL/d(output); fills each layer's grads. clip_dz clips the signal between layers."""
-        for layer in reversed(self.run_order[self.first_trainable:]):
+    def backward(self, dy: np.ndarray, *, clip_dz: float | None = None) -> np.ndarray | None:
+        """Backpropagate dL/d(output): fills each layer's grads and returns dL/d(input) (None under
+        the fast plan, which does not compute it). clip_dz clips the signal between layers."""
+        for layer in reversed(self.plan.order[self.plan.first:]):
             if clip_dz is not None:
                 dy = np.clip(dy, -clip_dz, clip_dz)
             dy = layer.backward(dy)
+        return dy
 
     def parameters(self) -> dict[str, np.ndarray]:
         """Qualified name ("0.W") -> array, a FlatDict when they share one buffer."""
@@ -87,7 +134,13 @@ class Sequential:
         return named if self._flat_grads is None else FlatDict(named, self._flat_grads)
 
     def config(self) -> list[dict]:
+        """The layer specs, in written order: what build() takes and the model file stores."""
         return [layer.config() for layer in self.layers]
+
+    def spec_and_weights(self) -> list[tuple[dict, dict[str, np.ndarray]]]:
+        """(spec, weights) of each layer in written order, spec as in config() and weights keyed
+        "W", "b": all a translator to another framework (ONNX, PyTorch) needs to walk."""
+        return [(layer.config(), dict(layer.params)) for layer in self.layers]
 
     def output_shape(self) -> tuple[int, ...]:
         """Per-sample output shape, walked through the layers without running them."""
@@ -97,30 +150,26 @@ class Sequential:
         return shape
 
     def replica(self, rng: np.random.Generator) -> Sequential:
-        """A model of the same layers sharing this one's parameter arrays (an optimizer step on
-        either updates both) but with its own gradients, caches and buffers; `rng` drives its dropout."""
-        return build(self.config(), self.input_shape, self.output_shape()[0], rng, weights=self.parameters(),
-                     share_weights=True)
+        """A model of the same layers and plan sharing this one's parameter arrays (an optimizer step
+        on either updates both) but with its own gradients, caches and buffers; `rng` drives its dropout."""
+        twin = build(self.config(), self.input_shape, self.output_shape()[0], rng, weights=self.parameters(),
+                     share_weights=True, compile=False)
+        return twin.compile() if self.plan.name == "fast" else twin
 
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.parameters().values()))
 
     def predict_logits(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        return np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
+        """Inference logits (N, K) for x (N, ...), batch_size rows at a time."""
+        return batched(self.forward, x, batch_size)
 
 
-def _execution_order(layers: list[Layer]) -> list[Layer]:
-    """The layers in the order they run: each ReLU directly before a MaxPool2D runs after it instead.
-
-    max and ReLU commute (relu(max(x)) == max(relu(x)), gradients included), and pooling first
-    leaves ReLU a quarter of the elements to touch, forward and backward. The architecture, the
-    saved model and the ONNX export keep the written order.
-    """
-    order = list(layers)
-    for i in range(len(order) - 1):
-        if isinstance(order[i], ReLU) and isinstance(order[i + 1], MaxPool2D):
-            order[i], order[i + 1] = order[i + 1], order[i]
-    return order
+def batched(fn, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """fn applied to x (N, ...) batch_size rows at a time, the results concatenated along axis 0:
+    every batched inference in the project goes through here."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    return np.concatenate([fn(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
 def _int(spec: dict, key: str, default: Any = None, low: int = 1) -> int:
@@ -193,8 +242,9 @@ def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.G
 
 def build(specs: list[dict], input_shape: tuple[int, ...], num_classes: int,
           rng: np.random.Generator, dtype=np.float32, weights: dict[str, np.ndarray] | None = None,
-          share_weights: bool = False) -> Sequential:
-    """Build a model for per-sample `input_shape` (C, H, W) whose output is (num_classes,) logits.
+          share_weights: bool = False, compile: bool = True) -> Sequential:
+    """Build a model for per-sample `input_shape` (C, H, W) whose output is (num_classes,) logits,
+    compiled to its fast plan unless `compile` is False (the reference path, for tests).
 
     With `weights` (qualified name -> array, as saved), layers take those arrays instead of fresh
     ones; every shape is checked first, so a hostile manifest cannot make it allocate anything.
@@ -216,4 +266,5 @@ def build(specs: list[dict], input_shape: tuple[int, ...], num_classes: int,
     if shape != (num_classes,):
         raise SpecError(f"layers: the stack outputs {shape} but the data has {num_classes} classes; "
                         "end with {type: dense, units: classes}")
-    return Sequential(layers, input_shape, share_params=share_weights)
+    model = Sequential(layers, input_shape, share_params=share_weights)
+    return model.compile() if compile else model

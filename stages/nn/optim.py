@@ -1,8 +1,8 @@
 """Optimizers, learning-rate schedules and gradient clipping.
 
-Optimizers take `params` and `grads`, two dicts keyed by qualified names ("0.W"), and update the
-parameters in place. Their state is keyed by the same names, so nothing is shared by accident, and
-it round-trips through state_dict() / load_state_dict().
+An optimizer is bound at construction to `params` and `grads`, two dicts keyed by qualified names
+("0.W"); `step()` updates the parameters in place. Its state is keyed by the same names, so nothing
+is shared by accident, and it round-trips through state_dict() / load_state_dict().
 """
 
 from __future__ import annotations
@@ -13,36 +13,48 @@ import numpy as np
 
 
 class Optimizer:
-    def __init__(self, lr: float, weight_decay: float = 0.0):
+    """Bound to the parameters it updates and their gradients: two dicts with the same keys.
+
+    When both dicts lay their arrays out in one flat buffer (a model's parameters() and
+    gradients() do), every update is one ufunc call per operation over that buffer instead of one per
+    array; callers never see the difference.
+    """
+
+    def __init__(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], *, lr: float,
+                 weight_decay: float = 0.0):
+        if params.keys() != grads.keys():
+            raise ValueError(f"params and grads must have the same keys: {sorted(params)} != {sorted(grads)}")
+        self.params, self.grads = params, grads
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.state: dict[str, np.ndarray] = {}
         self.steps = 0
-        self._flat: dict[str, np.ndarray] = {}  # slot -> flat buffer whose views are in self.state
+        self._flat = _flat_pair(params, grads)  # (params buffer, grads buffer) or None
+        self._flat_state: dict[str, np.ndarray] = {}  # slot -> flat buffer whose views are in self.state
         self._temp: dict[tuple, np.ndarray] = {}
 
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+    def step(self) -> None:
+        """Update every parameter in place from its gradient."""
         self.steps += 1
-        flat = _flat_pair(params, grads)
-        if flat is not None:  # every array at once: one ufunc call per operation
-            p, g = flat
+        if self._flat is not None:
+            p, g = self._flat
             if self.weight_decay:  # g + decay * p, decay being weight_decay on weights and 0 on biases
-                decay = self._flat_slot("decay", params, fill=self._decay_of)
+                decay = self._flat_slot("decay", fill=self._decay_of)
                 decayed = np.multiply(decay, p, out=self._scratch(p, "decayed"))
                 g = np.add(g, decayed, out=decayed)
-            self._update(params, p, g)
+            self._update(lambda slot: self._flat_slot(slot), p, g)
             return
-        for name, p in params.items():
-            g = grads[name]
+        for name, p in self.params.items():
+            g = self.grads[name]
             if self.weight_decay and name.endswith(".W"):  # L2 on weights, not biases
                 g = g + p.dtype.type(self.weight_decay) * p
-            self._update(name, p, g)
+            self._update(lambda slot: self._slot(slot, name, p), p, g)
 
     def _decay_of(self, name: str) -> float:
         return self.weight_decay if name.endswith(".W") else 0.0
 
-    def _update(self, name: str | dict, p: np.ndarray, g: np.ndarray) -> None:
-        """Update p in place; `name` is the parameter's name, or the whole dict when p is flat."""
+    def _update(self, state, p: np.ndarray, g: np.ndarray) -> None:
+        """Update p in place from g; state(slot) is the state array of that slot laid out like p."""
         raise NotImplementedError
 
     def _scratch(self, like: np.ndarray, use: str = "step") -> np.ndarray:
@@ -52,22 +64,21 @@ class Optimizer:
             buf = self._temp[use, like.shape] = np.empty_like(like)
         return buf
 
-    def _slot(self, slot: str, name: str | dict, like: np.ndarray) -> np.ndarray:
-        if isinstance(name, dict):
-            return self._flat_slot(slot, name)
+    def _slot(self, slot: str, name: str, like: np.ndarray) -> np.ndarray:
         key = f"{name}.{slot}"
         if key not in self.state:
             self.state[key] = np.zeros_like(like)
         return self.state[key]
 
-    def _flat_slot(self, slot: str, params: dict, fill=None) -> np.ndarray:
-        """A flat state buffer laid out like params.flat; its per-parameter views are what
-        self.state holds under "name.slot", so state_dict() stays keyed by name."""
-        flat = self._flat.get(slot)
-        if flat is None or flat.shape != params.flat.shape:
-            flat = self._flat[slot] = np.zeros_like(params.flat)
+    def _flat_slot(self, slot: str, fill=None) -> np.ndarray:
+        """A flat state buffer laid out like the flat parameters; its per-parameter views are what
+        self.state holds under "name.slot", so state_dict() stays keyed by name. fill(name) gives a
+        constant per parameter instead (kept out of the state)."""
+        flat = self._flat_state.get(slot)
+        if flat is None:
+            flat = self._flat_state[slot] = np.zeros_like(self._flat[0])
             offset = 0
-            for name, p in params.items():
+            for name, p in self.params.items():
                 view = flat[offset:offset + p.size].reshape(p.shape)
                 if fill is not None:
                     view[...] = fill(name)
@@ -84,13 +95,15 @@ class Optimizer:
         state = dict(state)
         self.steps = int(state.pop("steps"))
         self.state = {k: np.array(v) for k, v in state.items()}
-        self._flat = {}
+        self._flat_state = {}
 
 
 def _flat_pair(params: dict, grads: dict) -> tuple[np.ndarray, np.ndarray] | None:
     """(params.flat, grads.flat) when both are FlatDicts laid out alike, else None."""
     p, g = getattr(params, "flat", None), getattr(grads, "flat", None)
-    if p is None or g is None or p.shape != g.shape or p.dtype != g.dtype or params.keys() != grads.keys():
+    if p is None or g is None or p.shape != g.shape or p.dtype != g.dtype or list(params) != list(grads):
+        return None
+    if any(params[k].shape != grads[k].shape for k in params):
         return None
     return p, g
 
@@ -98,17 +111,18 @@ def _flat_pair(params: dict, grads: dict) -> tuple[np.ndarray, np.ndarray] | Non
 class SGD(Optimizer):
     """p -= lr * g; with momentum mu: v = mu * v + g, p -= lr * v (Nesterov: p -= lr * (g + mu * v))."""
 
-    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
-        super().__init__(lr, weight_decay)
+    def __init__(self, params: dict, grads: dict, *, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        super().__init__(params, grads, lr=lr, weight_decay=weight_decay)
         self.momentum, self.nesterov = float(momentum), nesterov
 
-    def _update(self, name, p, g):
+    def _update(self, state, p, g):
         lr = p.dtype.type(self.lr)
         if not self.momentum:
             p -= np.multiply(g, lr, out=self._scratch(p))
             return
         mu = p.dtype.type(self.momentum)
-        v = self._slot("velocity", name, p)
+        v = state("velocity")
         v *= mu
         v += g
         step = self._scratch(p)  # lr * v, or lr * (g + mu * v) for Nesterov, without temporaries
@@ -124,14 +138,14 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction; weight decay is plain L2 added to the gradient."""
 
-    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.0):
-        super().__init__(lr, weight_decay)
+    def __init__(self, params: dict, grads: dict, *, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+                 eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, grads, lr=lr, weight_decay=weight_decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
-    def _update(self, name, p, g):
+    def _update(self, state, p, g):
         t = p.dtype.type
-        m, v = self._slot("m", name, p), self._slot("v", name, p)
+        m, v = state("m"), state("v")
         m *= t(self.beta1)
         m += t(1 - self.beta1) * g
         v *= t(self.beta2)

@@ -15,21 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .loss import softmax_cross_entropy
 from .model import Sequential
 
 
 class DataParallel:
     """Train and infer with `model` on `shards` slices of each batch, at most one thread per core.
 
+    `loss(logits, targets) -> (mean loss, dL/dlogits)` is the batch-mean loss to differentiate.
     Use as a context manager: inside it, BLAS runs one thread per shard's thread, so the threads
     do not oversubscribe the cores. With shards=1 it runs the model itself, exactly as without it.
     """
 
-    def __init__(self, model: Sequential, shards: int, rng: np.random.Generator, threads: int | None = None):
+    def __init__(self, model: Sequential, shards: int, rng: np.random.Generator, *, loss, threads: int | None = None):
         if shards < 1:
             raise ValueError(f"shards must be >= 1, got {shards}")
-        self.model, self.shards = model, shards
+        self.model, self.shards, self.loss = model, shards, loss
         self.replicas = [model] if shards == 1 else [model.replica(r) for r in rng.spawn(shards)]
         self.threads = min(shards, os.cpu_count() or 1) if threads is None else threads
         self.grads = model.gradients()
@@ -85,7 +85,7 @@ class DataParallel:
         def shard(k, lo, hi):
             replica = self.replicas[k]
             logits = replica.forward(x[lo:hi], train=True)
-            loss, dlogits = softmax_cross_entropy(logits, y[lo:hi])
+            loss, dlogits = self.loss(logits, y[lo:hi])
             weight = (hi - lo) / n  # each shard's mean, reweighted into the whole batch's mean
             if weight != 1:
                 dlogits *= dlogits.dtype.type(weight)
