@@ -23,7 +23,7 @@ from .train import build_model, resolve_recipe
 STAMP = "params.yaml passed `scratchnet check`\n"
 
 
-def check(params_file: Path | str, stamp: Path | str, *, prepared: Path | str = "data/prepared") -> dict:
+def check(*, params_file: Path | str, stamp: Path | str, prepared: Path | str) -> dict:
     """Validate params_file; write `stamp` on success. Returns the validated sections."""
     sections = P.load_all(params_file)
     recipe = resolve_recipe(sections["train"])

@@ -134,7 +134,7 @@ def check(
     from .check import check as check_fn
 
     def go():
-        sections = check_fn(params_file, stamp, prepared=data)
+        sections = check_fn(params_file=params_file, stamp=stamp, prepared=data)
         _say(f"{params_file}: {', '.join(sections)} sections valid")
 
     run(go)
@@ -153,8 +153,7 @@ def fetch(
 
     def go():
         prm = _section("fetch", params_file, (overrides or []) + ([f"source={source}"] if source else []))
-        record = fetch_fn(out, dataset=prm["dataset"], source=prm["source"], mirrors=prm["mirrors"],
-                          seed=prm["seed"], test_size=prm["test_size"])
+        record = fetch_fn(out_dir=out, **prm)
         shapes = ", ".join(f"{k} {tuple(v['shape'])}" for k, v in record["files"].items())
         _say(f"fetched {prm['dataset']} from {record['source']}{' (checksums verified)' if record['verified'] else ''}: {shapes}")
 
@@ -173,7 +172,7 @@ def preprocess(
 
     def go():
         prm = _section("preprocess", params_file, overrides)
-        meta = preprocess_fn(raw, out, val_size=prm["val_size"], num_classes=prm["num_classes"], seed=prm["seed"])
+        meta = preprocess_fn(raw_dir=raw, out_dir=out, **prm)
         _say("prepared " + ", ".join(f"{k} {tuple(v['shape'])}" for k, v in meta["splits"].items())
              + f"; {meta['num_classes']} classes")
 
@@ -195,7 +194,8 @@ def train(
 
     def go():
         prm = _section("train", params_file, overrides)
-        m = train_fn(prm, data, model_dir, metrics, timing, history, log=_say)
+        m = train_fn(data_dir=data, model_dir=model_dir, metrics_path=metrics, timing_path=timing,
+                     history_path=history, log=_say, **prm)
         _stage_for_experiment(timing)
         val = "n/a" if m["best_val_accuracy"] is None else f"{m['best_val_accuracy']:.4f}"
         _say(f"best epoch {m['best_epoch']}: val accuracy {val}; model in {model_dir}")
@@ -218,8 +218,8 @@ def evaluate(
 
     def go():
         prm = _section("evaluate", params_file, overrides)
-        m = evaluate_fn(model_dir, data, history, metrics, plots, worst_images=prm["worst_images"],
-                        batch_size=prm["batch_size"])
+        m = evaluate_fn(model_dir=model_dir, data_dir=data, history_path=history, metrics_path=metrics,
+                        plots_dir=plots, **prm)
         _say(f"test accuracy {m['test_accuracy']:.4f}, loss {m['test_loss']:.4f}")
 
     run(go)
@@ -240,7 +240,8 @@ def export(
 
     def go():
         prm = _section("export", params_file, overrides)
-        r = export_fn(model_dir, data, eval_metrics, out, metrics, opset=prm["opset"], tolerance=prm["tolerance"])
+        r = export_fn(model_dir=model_dir, data_dir=data, eval_path=eval_metrics, out_dir=out, metrics_path=metrics,
+                      **prm)
         _say(f"exported to {out}: onnxruntime agrees on {r['images']} images, max |diff| {r['max_abs_diff']:.2e}")
 
     run(go)

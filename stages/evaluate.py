@@ -14,6 +14,7 @@ import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from . import atomic, nn, plots
+from . import params as P
 from . import modelfile
 from .preprocess import load_split, model_input
 
@@ -23,9 +24,13 @@ def read_history(path: Path | str) -> list[dict]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f, delimiter="\t")]
 
 
-def evaluate(model_dir: Path | str, data_dir: Path | str, history_path: Path | str, metrics_path: Path | str,
-             plots_dir: Path | str, *, worst_images: int = 25, batch_size: int = 1000) -> dict:
-    """Score the trained model on the test split and write metrics, confusion data and PNGs."""
+def evaluate(*, model_dir: Path | str, data_dir: Path | str, history_path: Path | str, metrics_path: Path | str,
+             plots_dir: Path | str, **settings) -> dict:
+    """Score the trained model on the test split and write metrics, confusion data and PNGs.
+
+    settings: the evaluate section of params.yaml (worst_images, batch_size)."""
+    s = P.validate("evaluate", settings)
+    worst_images, batch_size = s["worst_images"], s["batch_size"]
     model, manifest = modelfile.load(model_dir)
     test = load_split(Path(data_dir) / "test.npz")
     x, labels = model_input(test, manifest["input_shape"]), test["labels"]

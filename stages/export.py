@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic, nn
+from . import params as P
 from .errors import ExportError
 from . import modelfile
 from .preprocess import load_split, model_input
 
 
-def to_onnx(model: nn.Sequential, opset: int = 13):
+def to_onnx(model: nn.Sequential, opset: int):
     """Translate a Sequential into an onnx.ModelProto."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -75,7 +76,7 @@ def verify(onnx_bytes: bytes, model: nn.Sequential, x: np.ndarray, tolerance: fl
 
 MODEL_CARD = """# scratchnet model card
 
-- **Architecture** ({params:,} parameters, input {input_shape}, {n_classes} classes):
+- **Architecture** ({n_weights:,} parameters, input {input_shape}, {n_classes} classes):
 {layers}
 - **Training recipe**: {recipe}
 - **Data**: {dataset}; pixels scaled to [0, 1] (pixel / 255), white ink on black, images (N, 1, H, W).
@@ -105,9 +106,13 @@ weights = np.load("model.npz", allow_pickle=False)
 """
 
 
-def export(model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, out_dir: Path | str,
-           metrics_path: Path | str, *, opset: int = 13, tolerance: float = 1e-5) -> dict:
-    """Export the trained model to `out_dir`; verify it on the test split; return the check result."""
+def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, out_dir: Path | str,
+           metrics_path: Path | str, **settings) -> dict:
+    """Export the trained model to `out_dir`; verify it on the test split; return the check result.
+
+    settings: the export section of params.yaml (opset, tolerance)."""
+    s = P.validate("export", settings)
+    opset, tolerance = s["opset"], s["tolerance"]
     model_dir = Path(model_dir)
     model, manifest = modelfile.load(model_dir)
     test = load_split(Path(data_dir) / "test.npz")
@@ -119,7 +124,7 @@ def export(model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, o
     result = {"opset": opset, **verify(onnx_bytes, model, model_input(test, model.input_shape), tolerance)}
     evaluation = json.loads(Path(eval_path).read_text()) if Path(eval_path).is_file() else {}
     card = MODEL_CARD.format(
-        params=model.num_parameters(), input_shape=tuple(model.input_shape), n_classes=len(manifest["classes"]),
+        n_weights=model.num_parameters(), input_shape=tuple(model.input_shape), n_classes=len(manifest["classes"]),
         layers="\n".join(f"  {i}. {c}" for i, c in enumerate(manifest["architecture"])),
         recipe=manifest.get("recipe", {}), dataset=f"{len(test['x'])} test images of {test['x'].shape[1:]}",
         accuracy=evaluation.get("test_accuracy", float("nan")), loss=evaluation.get("test_loss", float("nan")),

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic
+from . import params as P
 from .errors import DataError, ParamsError
 from .idx import idx_bytes, read_idx
 
@@ -202,11 +203,15 @@ def resolve_source(dataset: str, source: str) -> str:
     return source
 
 
-def fetch(out_dir: Path | str, *, dataset: str = "mnist", source: str = "mirrors",
-          mirrors: list[str] | None = None, seed: int = 0, test_size: float = 0.2) -> dict:
-    """Fetch `dataset` from `source` into `out_dir`; return the checksum record written beside it,
-    plus `source`: where the data really came from (not written: it may be a local path)."""
-    source = resolve_source(dataset, source)
+def fetch(*, out_dir: Path | str, **settings) -> dict:
+    """Fetch the dataset into `out_dir`; return the checksum record written beside it, plus `source`:
+    where the data really came from (not written: it may be a local path).
+
+    settings: the fetch section of params.yaml (dataset, source, mirrors, seed, test_size; see
+    params.SCHEMA), defaults for any left out."""
+    s = P.validate("fetch", settings)
+    dataset, mirrors, seed, test_size = s["dataset"], s["mirrors"], s["seed"], s["test_size"]
+    source = resolve_source(dataset, s["source"])
     if dataset == "digits":
         arrays = from_digits(seed, test_size)
     elif source == "openml":

@@ -27,15 +27,15 @@ def save(model: Sequential, folder: Path | str, *, classes: list, preprocessing:
          extra: dict | None = None) -> dict:
     """Write folder/model.npz and folder/model.json (each atomically); return the manifest."""
     folder = Path(folder)
-    params = model.parameters()
+    weights = model.parameters()
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "architecture": model.config(), "input_shape": list(model.input_shape),
         "classes": list(classes), "preprocessing": preprocessing or {},
-        "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in params.items()},
+        "arrays": {k: {"shape": list(v.shape), "dtype": str(v.dtype)} for k, v in weights.items()},
         **(extra or {}),
     }
-    atomic.write_npz(folder / ARRAYS, **params)
+    atomic.write_npz(folder / ARRAYS, **weights)
     atomic.write_json(folder / MANIFEST, manifest)
     return manifest
 

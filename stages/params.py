@@ -22,13 +22,18 @@ SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 @dataclass(frozen=True)
 class Field:
+    """One key of params.yaml: its type, default, allowed values and what it means (the README's
+    params table is generated from these: `python -m stages.params --readme README.md`)."""
+
     kind: type | tuple[type, ...]
     default: Any = None
+    help: str = ""
     choices: tuple | None = None
     low: float | None = None  # inclusive unless low_open
     high: float | None = None
     low_open: bool = False
     nullable: bool = False
+    preset: bool = False  # train keys only: null means "the preset's value" (stages/presets.py)
 
     def check(self, key: str, value: Any) -> Any:
         if value is None:
@@ -66,52 +71,74 @@ class Field:
 
 NUM = (int, float)
 
+
+def _preset(kind, help: str, **limits) -> Field:
+    return Field(kind, None, help, nullable=True, preset=True, **limits)
+
+
 SCHEMA: dict[str, dict[str, Field]] = {
     "fetch": {
-        "dataset": Field(str, "mnist", choices=("mnist", "digits", "idx")),
-        "source": Field(str, "mirrors"),
-        "mirrors": Field(list, None, nullable=True),
-        "seed": Field(int, 0, low=0),
-        "test_size": Field(float, 0.2, low=0.0, high=0.9, low_open=True),
+        "dataset": Field(str, "mnist", "mnist; digits (scikit-learn's bundled 8x8 digits, offline); idx (any "
+                         "dataset as the four IDX files, from a local source)", choices=("mnist", "digits", "idx")),
+        "source": Field(str, "mirrors", "mirrors, openml, or a local folder or .tar(.gz)/.zip archive holding the "
+                        "four IDX files; SCRATCHNET_MNIST_DIR replaces the mirrors"),
+        "mirrors": Field(list, None, "base URLs to try in order (null: the built-in MNIST mirrors)", nullable=True),
+        "seed": Field(int, 0, "seed of the digits train/test split", low=0),
+        "test_size": Field(float, 0.2, "test fraction of the digits split", low=0.0, high=0.9, low_open=True),
     },
     "preprocess": {
-        "val_size": Field(NUM, None, low=0, nullable=True),
-        "num_classes": Field(int, None, low=2, nullable=True),
-        "seed": Field(int, 0, low=0),
+        "val_size": Field(NUM, None, "validation images carved from train: a count, or a fraction below 1; 0 for "
+                          "none; null: 5,000 for MNIST (its usual split), a tenth of train otherwise",
+                          low=0, nullable=True),
+        "num_classes": Field(int, None, "class count (null: largest train label + 1); larger labels are an error",
+                             low=2, nullable=True),
+        "seed": Field(int, 0, "seed of the validation split", low=0),
     },
     "train": {
-        "model": Field(str, "mlp", choices=("seed-mlp", "mlp", "cnn", "custom")),
-        "layers": Field(list, None, nullable=True),
-        "epochs": Field(int, None, low=1, nullable=True),
-        "batch_size": Field(int, None, low=1, nullable=True),
-        "optimizer": Field(str, None, choices=("sgd", "momentum", "nesterov", "adam"), nullable=True),
-        "lr": Field(float, None, low=0.0, low_open=True, nullable=True),
-        "momentum": Field(float, None, low=0.0, high=0.999, nullable=True),
-        "weight_decay": Field(float, None, low=0.0, nullable=True),
-        "schedule": Field(str, None, choices=("constant", "exponential", "step", "cosine"), nullable=True),
-        "lr_decay": Field(float, None, low=0.0, high=1.0, low_open=True, nullable=True),
-        "step_size": Field(int, None, low=1, nullable=True),
-        "clip_dz": Field(float, None, low=0.0, low_open=True, nullable=True),
-        "clip_value": Field(float, None, low=0.0, low_open=True, nullable=True),
-        "clip_norm": Field(float, None, low=0.0, low_open=True, nullable=True),
-        "augment_shift": Field(int, None, low=0, high=4, nullable=True),
-        "shards": Field(int, None, low=1, high=64, nullable=True),
-        "early_stopping": Field(int, 0, low=0),
-        "seed": Field(int, 0, low=0),
+        "model": Field(str, "mlp", "the preset (architecture and recipe), or custom: train.layers on the mlp "
+                       "recipe", choices=("seed-mlp", "mlp", "cnn", "custom")),
+        "layers": Field(list, None, "layer specs for custom, e.g. [{type: flatten}, {type: dense, units: classes}]",
+                        nullable=True),
+        "epochs": _preset(int, "passes over the training split", low=1),
+        "batch_size": _preset(int, "images per step", low=1),
+        "optimizer": _preset(str, "the update rule", choices=("sgd", "momentum", "nesterov", "adam")),
+        "lr": _preset(float, "learning rate at the first epoch", low=0.0, low_open=True),
+        "momentum": _preset(float, "momentum of momentum and nesterov", low=0.0, high=0.999),
+        "weight_decay": _preset(float, "L2 penalty on weights (not biases)", low=0.0),
+        "schedule": _preset(str, "learning rate per epoch: constant; exponential (x lr_decay each epoch); step "
+                            "(x lr_decay every step_size epochs); cosine",
+                            choices=("constant", "exponential", "step", "cosine")),
+        "lr_decay": _preset(float, "factor of the exponential and step schedules", low=0.0, high=1.0, low_open=True),
+        "step_size": _preset(int, "epochs per step of the step schedule", low=1),
+        "clip_dz": _preset(float, "clip the gradient flowing between layers to [-clip_dz, clip_dz]",
+                           low=0.0, low_open=True),
+        "clip_value": _preset(float, "clip every parameter gradient element to [-clip_value, clip_value]",
+                              low=0.0, low_open=True),
+        "clip_norm": _preset(float, "scale the gradients so their joint L2 norm is at most clip_norm",
+                             low=0.0, low_open=True),
+        "augment_shift": _preset(int, "shift each training image by up to this many pixels (0: off)", low=0, high=4),
+        "shards": _preset(int, "split each batch into this many slices trained at once on separate threads "
+                          "(data parallel; results depend on it, not on the core count)", low=1, high=64),
+        "early_stopping": Field(int, 0, "stop after this many epochs without val improvement (0: off)", low=0),
+        "seed": Field(int, 0, "seeds initialisation, shuffling, dropout and augmentation", low=0),
     },
     "evaluate": {
-        "worst_images": Field(int, 25, low=0, high=100),
-        "batch_size": Field(int, 1000, low=1),
+        "worst_images": Field(int, 25, "misclassified test images drawn in worst.png", low=0, high=100),
+        "batch_size": Field(int, 1000, "inference batch size", low=1),
     },
     "export": {
-        "opset": Field(int, 13, low=13, high=21),
-        "tolerance": Field(float, 1e-5, low=0.0, low_open=True),
+        "opset": Field(int, 13, "ONNX opset", low=13, high=21),
+        "tolerance": Field(float, 1e-5, "max |p_numpy - p_onnxruntime| accepted on the test split",
+                           low=0.0, low_open=True),
     },
 }
 
+PRESET_KEYS = tuple(k for k, f in SCHEMA["train"].items() if f.preset)
+
 
 def validate(stage: str, section: Any, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Check one section (a mapping) against SCHEMA[stage]; return it with defaults filled in."""
+    """Check one section (a mapping) against SCHEMA[stage]; return it with defaults filled in.
+    Each stage function calls this on the settings it is given, so a default has one home."""
     schema = SCHEMA[stage]
     if section is None:
         section = {}
@@ -177,3 +204,50 @@ def parse_override(text: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         raise ParamsError(f"--set {text!r}: value is not valid YAML") from None
     return key.strip(), value
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"`{value:g}`"
+    return "`null`" if value is None else f"`{value}`"
+
+
+def reference_table() -> str:
+    """The README's params table, one row per key, from SCHEMA (and the presets' values)."""
+    from .presets import PRESETS
+
+    rows = ["| key | default | meaning | allowed |", "| --- | --- | --- | --- |"]
+    for stage, fields in SCHEMA.items():
+        for key, field in fields.items():
+            if field.preset:
+                default = "preset: " + ", ".join(f"{name} {_value(recipe[key])}" for name, recipe in PRESETS.items())
+            else:
+                default = _value(field.default)
+            cells = [f"`{stage}.{key}`", default, field.help, field.describe()]
+            rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+TABLE_START, TABLE_END = "<!-- params table: generated by `python -m stages.params --readme README.md` -->\n", \
+    "<!-- end of params table -->\n"
+
+
+def readme_with_table(text: str) -> str:
+    """text (the README) with the part between the table markers replaced by reference_table()."""
+    head, start, rest = text.partition(TABLE_START)
+    _, end, tail = rest.partition(TABLE_END)
+    if not start or not end:
+        raise ValueError("the README lacks the params table markers")
+    return head + start + reference_table() + end + tail
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="Print the params reference table, or rewrite it in a README.")
+    ap.add_argument("--readme", type=Path, help="rewrite the table between the markers in this file")
+    args = ap.parse_args()
+    if args.readme:
+        args.readme.write_text(readme_with_table(args.readme.read_text(encoding="utf-8")), encoding="utf-8")
+    else:
+        print(reference_table(), end="")

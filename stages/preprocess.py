@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import atomic
+from . import params as P
 from .errors import DataError, ParamsError
 from .fetch import CHECKSUMS, SPLITS, check_pair
 from .idx import read_idx
@@ -76,9 +77,12 @@ def _as_split(images: np.ndarray, labels: np.ndarray, num_classes: int) -> dict[
     return {"x": x, "y": np.eye(num_classes, dtype=np.float32)[labels], "labels": labels.astype(np.int64)}
 
 
-def preprocess(raw_dir: Path | str, out_dir: Path | str, *, val_size: float | None = None,
-               num_classes: int | None = None, seed: int = 0) -> dict:
-    """Turn the raw IDX files in `raw_dir` into prepared .npz splits in `out_dir`; return meta."""
+def preprocess(*, raw_dir: Path | str, out_dir: Path | str, **settings) -> dict:
+    """Turn the raw IDX files in `raw_dir` into prepared .npz splits in `out_dir`; return meta.
+
+    settings: the preprocess section of params.yaml (val_size, num_classes, seed)."""
+    s = P.validate("preprocess", settings)
+    val_size, num_classes, seed = s["val_size"], s["num_classes"], s["seed"]
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if not raw_dir.is_dir():
         raise DataError(f"{raw_dir}: not found (run `scratchnet fetch` or `dvc repro fetch` first)")

@@ -16,28 +16,25 @@ from typing import Any
 import numpy as np
 
 from . import atomic, nn
+from . import params as P
 from .errors import ParamsError, TrainingDiverged
 from .presets import PRESETS
 from . import modelfile
 from .preprocess import load_split
 
-RECIPE_KEYS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "schedule",
-               "lr_decay", "step_size", "clip_dz", "clip_value", "clip_norm", "augment_shift", "shards")
-
-
-def resolve_recipe(params: dict[str, Any]) -> dict[str, Any]:
-    """The preset's recipe with every non-null key of `params` (the train section) laid over it."""
-    model = params["model"]
+def resolve_recipe(section: dict[str, Any]) -> dict[str, Any]:
+    """The preset's recipe with every non-null key of `section` (the validated train section) laid over it."""
+    model = section["model"]
     if model == "custom":
-        if not params.get("layers"):
+        if not section.get("layers"):
             raise ParamsError("train.layers: model custom needs a list of layer specs")
-        recipe = {**PRESETS["mlp"], "layers": params["layers"]}
+        recipe = {**PRESETS["mlp"], "layers": section["layers"]}
     else:
-        if params.get("layers"):
+        if section.get("layers"):
             raise ParamsError(f"train.layers: only used with model custom (model is {model})")
         recipe = dict(PRESETS[model])
-    recipe.update({k: params[k] for k in RECIPE_KEYS if params.get(k) is not None})
-    recipe.update(model=model, seed=params["seed"], early_stopping=params["early_stopping"])
+    recipe.update({k: section[k] for k in P.PRESET_KEYS if section.get(k) is not None})
+    recipe.update(model=model, seed=section["seed"], early_stopping=section["early_stopping"])
     return recipe
 
 
@@ -169,10 +166,12 @@ def _history_tsv(history: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def train(params: dict[str, Any], data_dir: Path | str, model_dir: Path | str, metrics_path: Path | str,
-          timing_path: Path | str, history_path: Path | str, log=print) -> dict:
-    """Run the train stage; return the train metrics."""
-    recipe = resolve_recipe(params)
+def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | str, timing_path: Path | str,
+          history_path: Path | str, log=print, **settings) -> dict:
+    """Run the train stage; return the train metrics.
+
+    settings: the train section of params.yaml (model, layers, the recipe keys, early_stopping, seed)."""
+    recipe = resolve_recipe(P.validate("train", settings))
     data_dir = Path(data_dir)
     train_split, val_split = load_split(data_dir / "train.npz"), load_split(data_dir / "val.npz")
     n_classes = train_split["y"].shape[1]

@@ -212,7 +212,7 @@ def _preprocess_after_fetch(root: Path, damage) -> list:
     staged = root / "bad" / "raw"
     from stages.fetch import fetch
 
-    fetch(staged, dataset="idx", source=str(folder))
+    fetch(out_dir=staged, dataset="idx", source=str(folder))
     return ["preprocess", "--raw", staged, "--out", root / "prepared", "-p", root / "params.yaml", "--set", "num_classes=3"]
 
 

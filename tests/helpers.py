@@ -11,7 +11,6 @@ from pathlib import Path
 
 import yaml
 
-from stages import params as P
 from stages.evaluate import evaluate
 from stages.export import export
 from stages.fetch import fetch
@@ -27,13 +26,15 @@ DVC_FILES = ("offline-plots.html",)  # files under .dvc/ besides config
 
 def run_pipeline(root: Path, *, dataset: str = "digits", source: str = "mirrors", val_size=100, **train_params) -> Path:
     """fetch → preprocess → train → evaluate → export under `root`; returns the export folder."""
-    fetch(root / "raw", dataset=dataset, source=source)
-    preprocess(root / "raw", root / "prepared", val_size=val_size)
-    prm = P.validate("train", {}, train_params)
+    fetch(out_dir=root / "raw", dataset=dataset, source=source)
+    preprocess(raw_dir=root / "raw", out_dir=root / "prepared", val_size=val_size)
     a = root / "artifacts"
-    train(prm, root / "prepared", a / "model", a / "train.json", a / "timing.json", a / "history.tsv", log=lambda *_: None)
-    evaluate(a / "model", root / "prepared", a / "history.tsv", a / "eval.json", a / "plots")
-    export(a / "model", root / "prepared", a / "eval.json", a / "export", a / "export.json")
+    train(data_dir=root / "prepared", model_dir=a / "model", metrics_path=a / "train.json", timing_path=a / "timing.json",
+          history_path=a / "history.tsv", log=lambda *_: None, **train_params)
+    evaluate(model_dir=a / "model", data_dir=root / "prepared", history_path=a / "history.tsv",
+             metrics_path=a / "eval.json", plots_dir=a / "plots")
+    export(model_dir=a / "model", data_dir=root / "prepared", eval_path=a / "eval.json", out_dir=a / "export",
+           metrics_path=a / "export.json")
     return a / "export"
 
 

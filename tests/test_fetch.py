@@ -32,7 +32,7 @@ def http_dirs(tmp_path):
 
 
 def test_local_idx_dataset_records_checksums(tiny_idx, tmp_path):
-    record = fetch(tmp_path / "raw", dataset="idx", source=str(tiny_idx))
+    record = fetch(out_dir=tmp_path / "raw", dataset="idx", source=str(tiny_idx))
     assert record["verified"] is False
     assert sorted(record["files"]) == sorted(FILES)
     saved = json.loads((tmp_path / "raw" / "checksums.json").read_text())
@@ -43,33 +43,33 @@ def test_local_idx_dataset_records_checksums(tiny_idx, tmp_path):
 
 def test_local_gz_folder(tmp_path):
     folder = write_dataset(tmp_path / "gz", make_dataset(), gz=True)
-    fetch(tmp_path / "raw", dataset="idx", source=str(folder))
+    fetch(out_dir=tmp_path / "raw", dataset="idx", source=str(folder))
     assert (tmp_path / "raw" / "train-images-idx3-ubyte").is_file()
 
 
 def test_mnist_checksums_are_enforced(tiny_idx, tmp_path):
     with pytest.raises(DataError, match="checksum mismatch"):
-        fetch(tmp_path / "raw", dataset="mnist", source=str(tiny_idx))
+        fetch(out_dir=tmp_path / "raw", dataset="mnist", source=str(tiny_idx))
     assert not (tmp_path / "raw").exists()
     assert list(tmp_path.iterdir()) == [tiny_idx]  # no temp folder left behind
 
 
 def test_local_mnist_mirror_verifies(mnist, tmp_path):
-    record = fetch(tmp_path / "raw", dataset="mnist", source=str(mnist))
+    record = fetch(out_dir=tmp_path / "raw", dataset="mnist", source=str(mnist))
     assert record["verified"] is True
     assert {k: v["sha256"] for k, v in record["files"].items()} == MNIST_SHA256
 
 
 def test_env_var_replaces_mirrors(mnist, tmp_path, monkeypatch):
     monkeypatch.setenv("SCRATCHNET_MNIST_DIR", str(mnist))
-    record = fetch(tmp_path / "raw", dataset="mnist", source="mirrors", mirrors=["http://127.0.0.1:9/"])
+    record = fetch(out_dir=tmp_path / "raw", dataset="mnist", source="mirrors", mirrors=["http://127.0.0.1:9/"])
     assert record["verified"]
 
 
 def test_digits_is_offline_and_seeded(tmp_path):
-    a = fetch(tmp_path / "a", dataset="digits", seed=1)
-    b = fetch(tmp_path / "b", dataset="digits", seed=1)
-    c = fetch(tmp_path / "c", dataset="digits", seed=2)
+    a = fetch(out_dir=tmp_path / "a", dataset="digits", seed=1)
+    b = fetch(out_dir=tmp_path / "b", dataset="digits", seed=1)
+    c = fetch(out_dir=tmp_path / "c", dataset="digits", seed=2)
     assert a == b and a != c
     assert a["files"]["train-images-idx3-ubyte"]["shape"][1:] == [8, 8]
     total = a["files"]["train-labels-idx1-ubyte"]["shape"][0] + a["files"]["t10k-labels-idx1-ubyte"]["shape"][0]
@@ -84,7 +84,7 @@ def test_mirror_download_skips_a_corrupt_mirror(mnist, http_dirs, tmp_path, monk
     for name in FILES:  # the bad mirror serves well-formed IDX files with the wrong content
         good = read_idx(mnist / (name + ".gz"))
         (www / "bad" / (name + ".gz")).write_bytes(gzip.compress(idx_bytes(np.ascontiguousarray(good[::-1])), compresslevel=1))
-    record = fetch(tmp_path / "raw", mirrors=[f"{base}/missing/", f"{base}/bad/", f"{base}/good/"])
+    record = fetch(out_dir=tmp_path / "raw", mirrors=[f"{base}/missing/", f"{base}/bad/", f"{base}/good/"])
     assert record["verified"]
 
 
@@ -94,17 +94,17 @@ def test_mirror_failure_leaves_nothing(http_dirs, tmp_path, monkeypatch):
     (www / "bad").mkdir()
     (www / "bad" / "train-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8bnot really gzip")
     with pytest.raises(DataError, match="train-images-idx3-ubyte: no mirror gave a good copy") as e:
-        fetch(tmp_path / "raw", mirrors=[f"{base}/bad/", f"{base}/missing/"])
+        fetch(out_dir=tmp_path / "raw", mirrors=[f"{base}/bad/", f"{base}/missing/"])
     assert "corrupt gzip" in str(e.value) and "404" in str(e.value)
     assert not (tmp_path / "raw").exists()
 
 
 def test_failed_fetch_keeps_previous_output(tiny_idx, tmp_path):
-    fetch(tmp_path / "raw", dataset="idx", source=str(tiny_idx))
+    fetch(out_dir=tmp_path / "raw", dataset="idx", source=str(tiny_idx))
     before = {p.name: p.read_bytes() for p in (tmp_path / "raw").iterdir()}
     (tiny_idx / FILES[1]).write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x05ab")  # truncated labels
     with pytest.raises(DataError, match="truncated"):
-        fetch(tmp_path / "raw", dataset="idx", source=str(tiny_idx))
+        fetch(out_dir=tmp_path / "raw", dataset="idx", source=str(tiny_idx))
     assert {p.name: p.read_bytes() for p in (tmp_path / "raw").iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["raw", "tiny"]
 
@@ -117,7 +117,7 @@ def test_openml_source(tmp_path):  # pragma: no cover - needs the internet
         socket.create_connection(("api.openml.org", 443), timeout=3).close()
     except OSError:
         pytest.skip("no internet")
-    record = fetch(tmp_path / "raw", dataset="mnist", source="openml")
+    record = fetch(out_dir=tmp_path / "raw", dataset="mnist", source="openml")
     assert record["verified"]
 
 
@@ -135,12 +135,12 @@ def test_archive_source(tmp_path, kind):
     else:
         with tarfile.open(archive, "w:gz") as t:
             t.add(folder, arcname="mnist-like")
-    record = fetch(tmp_path / "raw", dataset="idx", source=str(archive))
+    record = fetch(out_dir=tmp_path / "raw", dataset="idx", source=str(archive))
     assert record["files"]["train-images-idx3-ubyte"]["shape"] == [60, 6, 5]
 
 
 def test_a_file_that_is_no_archive(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(DataError, match="not a folder, a .tar"):
-        fetch(tmp_path / "raw", dataset="idx", source=str(tmp_path / "notes.txt"))
+        fetch(out_dir=tmp_path / "raw", dataset="idx", source=str(tmp_path / "notes.txt"))
     assert not (tmp_path / "raw").exists()

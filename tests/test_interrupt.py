@@ -36,8 +36,8 @@ def train_cmd(root: Path, epochs: int) -> list[str]:
 
 @pytest.fixture
 def trained(tmp_path):
-    fetch(tmp_path / "raw", dataset="digits")
-    preprocess(tmp_path / "raw", tmp_path / "prepared", val_size=100)
+    fetch(out_dir=tmp_path / "raw", dataset="digits")
+    preprocess(raw_dir=tmp_path / "raw", out_dir=tmp_path / "prepared", val_size=100)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"train": {"model": "cnn", "batch_size": 16}}))
     env = {**os.environ, "PATH": BIN + os.pathsep + os.environ["PATH"]}
     subprocess.run(train_cmd(tmp_path, 1), check=True, env=env, capture_output=True)

@@ -11,12 +11,12 @@ from tests.conftest import make_dataset, write_dataset
 
 @pytest.fixture
 def raw(tiny_idx, tmp_path):
-    fetch(tmp_path / "raw", dataset="idx", source=str(tiny_idx))
+    fetch(out_dir=tmp_path / "raw", dataset="idx", source=str(tiny_idx))
     return tmp_path / "raw"
 
 
 def test_outputs(raw, tmp_path):
-    meta = preprocess(raw, tmp_path / "prep", val_size=12, seed=3)
+    meta = preprocess(raw_dir=raw, out_dir=tmp_path / "prep", val_size=12, seed=3)
     assert meta["num_classes"] == 3 and meta["image_shape"] == [6, 5]
     sizes = {s: load_split(tmp_path / "prep" / f"{s}.npz") for s in ("train", "val", "test")}
     assert [len(sizes[s]["x"]) for s in ("train", "val", "test")] == [48, 12, 20]
@@ -33,9 +33,9 @@ def test_outputs(raw, tmp_path):
 
 
 def test_split_is_seeded_and_disjoint(raw, tmp_path):
-    preprocess(raw, tmp_path / "a", val_size=0.25, seed=1)
-    preprocess(raw, tmp_path / "b", val_size=0.25, seed=1)
-    preprocess(raw, tmp_path / "c", val_size=0.25, seed=2)
+    preprocess(raw_dir=raw, out_dir=tmp_path / "a", val_size=0.25, seed=1)
+    preprocess(raw_dir=raw, out_dir=tmp_path / "b", val_size=0.25, seed=1)
+    preprocess(raw_dir=raw, out_dir=tmp_path / "c", val_size=0.25, seed=2)
     read = lambda d: (tmp_path / d / "val.npz").read_bytes()
     assert read("a") == read("b") != read("c")
     train, val = load_split(tmp_path / "a" / "train.npz"), load_split(tmp_path / "a" / "val.npz")
@@ -45,13 +45,13 @@ def test_split_is_seeded_and_disjoint(raw, tmp_path):
 
 
 def test_val_size_zero(raw, tmp_path):
-    preprocess(raw, tmp_path / "p", val_size=0)
+    preprocess(raw_dir=raw, out_dir=tmp_path / "p", val_size=0)
     assert len(load_split(tmp_path / "p" / "val.npz")["x"]) == 0
 
 
 def test_val_size_too_large(raw, tmp_path):
     with pytest.raises(ParamsError, match="val_size"):
-        preprocess(raw, tmp_path / "p", val_size=60)
+        preprocess(raw_dir=raw, out_dir=tmp_path / "p", val_size=60)
     assert not (tmp_path / "p").exists()
 
 
@@ -60,7 +60,7 @@ def test_label_count_mismatch(tmp_path):
     arrays["train-labels-idx1-ubyte"] = arrays["train-labels-idx1-ubyte"][:-1]
     write_dataset(tmp_path / "raw", arrays)
     with pytest.raises(DataError, match="60 images but 59 labels"):
-        preprocess(tmp_path / "raw", tmp_path / "p")
+        preprocess(raw_dir=tmp_path / "raw", out_dir=tmp_path / "p")
     assert not (tmp_path / "p").exists()
 
 
@@ -69,12 +69,12 @@ def test_labels_out_of_range(tmp_path):
     arrays["t10k-labels-idx1-ubyte"][0] = 7
     write_dataset(tmp_path / "raw", arrays)
     with pytest.raises(DataError, match="label 7 out of range for 3 classes"):
-        preprocess(tmp_path / "raw", tmp_path / "p")
+        preprocess(raw_dir=tmp_path / "raw", out_dir=tmp_path / "p")
 
 
 def test_missing_raw(tmp_path):
     with pytest.raises(DataError, match="run `scratchnet fetch`"):
-        preprocess(tmp_path / "nothing", tmp_path / "p")
+        preprocess(raw_dir=tmp_path / "nothing", out_dir=tmp_path / "p")
 
 
 def test_images_not_3d(tmp_path):
@@ -82,7 +82,7 @@ def test_images_not_3d(tmp_path):
     arrays["train-images-idx3-ubyte"] = arrays["train-images-idx3-ubyte"].reshape(60, -1)
     write_dataset(tmp_path / "raw", arrays)
     with pytest.raises(DataError, match="3 dimensions"):
-        preprocess(tmp_path / "raw", tmp_path / "p")
+        preprocess(raw_dir=tmp_path / "raw", out_dir=tmp_path / "p")
 
 
 def test_load_split_refuses_pickles(tmp_path):
@@ -92,7 +92,7 @@ def test_load_split_refuses_pickles(tmp_path):
 
 
 def test_real_mnist(mnist, tmp_path):
-    fetch(tmp_path / "raw", source=str(mnist))
-    meta = preprocess(tmp_path / "raw", tmp_path / "p")
+    fetch(out_dir=tmp_path / "raw", source=str(mnist))
+    meta = preprocess(raw_dir=tmp_path / "raw", out_dir=tmp_path / "p")
     assert meta["splits"]["test"]["class_counts"] == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert meta["splits"]["train"]["shape"] == [55000, 28, 28]
