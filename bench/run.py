@@ -20,16 +20,16 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from stages import nn
+from stages.idx import read_idx
+from stages.presets import PRESETS
 
-from stages import nn  # noqa: E402
-from stages.presets import PRESETS  # noqa: E402
-from stages.idx import read_idx  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SMALL_CNN = [
     {"type": "conv2d", "filters": 16, "kernel": 3, "padding": 1}, {"type": "relu"}, {"type": "maxpool2d", "size": 2},
@@ -236,7 +236,7 @@ def _peak_child(engine: str, arch: str, batch: int, batches: int) -> None:
     print((peak - base) / 2 ** 20)
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few hundred batches, 3 rounds: under two minutes")
     parser.add_argument("--rounds", type=int, default=None, help="timed rounds per engine (default 5, quick 3)")
@@ -245,30 +245,33 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--markdown", type=Path, help="also write the header and table as Markdown (bench/RESULTS.md)")
     parser.add_argument("--archs", default="mlp,cnn,small_cnn", help="comma-separated subset to run")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
 
+
+def machine_header(threads: int, batch: int, rounds: int, gemm: float) -> list[str]:
+    """What the figures were measured on: CPU, libraries, BLAS, the GEMM rate."""
     import torch
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_info
 
-    torch.set_num_threads(args.threads)
-    threadpool_limits(args.threads)
-    rounds = args.rounds or (3 if args.quick else 5)
-    x, y, xtest = load_mnist()
-    epoch_batches = len(x) // args.batch
     blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture')}, {i['num_threads']} threads)"
             for i in threadpool_info() if i["user_api"] == "blas"]
-    peak = gemm_gflops()
-    header = [
-        f"machine: {_cpu_name()}, {os.cpu_count()} cores, {_mem_gib():.0f} GiB; Linux {platform.release()}; python {platform.python_version()}",
+    return [
+        f"machine: {_cpu_name()}, {os.cpu_count()} cores, {_mem_gib():.0f} GiB; Linux {platform.release()}; "
+        f"python {platform.python_version()}",
         f"numpy {np.__version__}, BLAS: {'; '.join(blas)}; torch {torch.__version__}, {torch.get_num_threads()} threads",
-        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}",
-        f"float32 GEMM (2048^3): {peak:.1f} GFLOP/s; batch {args.batch}, {rounds} rounds, medians",
+        f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+        f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}",
+        f"float32 GEMM (2048^3): {gemm:.1f} GFLOP/s; batch {batch}, {rounds} rounds, medians",
     ]
-    print("\n".join(header))
 
-    timed_batches = {"mlp": 200 if args.quick else epoch_batches, "cnn": 15 if args.quick else 60,
-                     "small_cnn": 30 if args.quick else 120}
-    timed_batches = {a: b for a, b in timed_batches.items() if a in args.archs.split(",")}
+
+def measure(archs: list[str], *, quick: bool, rounds: int, batch: int, gemm: float) -> dict:
+    """Time every engine on every arch, alternating engines round by round. Returns {"rows": one
+    dict per (arch, engine), "speedups": name -> ratio, "timed_batches": arch -> batches}."""
+    x, y, xtest = load_mnist()
+    epoch_batches = len(x) // batch
+    timed_batches = {"mlp": 200 if quick else epoch_batches, "cnn": 15 if quick else 60, "small_cnn": 30 if quick else 120}
+    timed_batches = {a: b for a, b in timed_batches.items() if a in archs}
     rows, speed = [], {}
     for arch, batches in timed_batches.items():
         engines = {"scratchnet": Ours(arch), "pytorch": Torch(arch)}
@@ -276,7 +279,7 @@ def main() -> None:
             engines["pytorch-cl"] = Torch(arch, channels_last=True)
         fwd_flops, train_flops = flops_per_sample(engines["scratchnet"].model)
         for e in engines.values():  # warm-up: first-touch allocations, lazy init
-            e.epoch(x, y, args.batch, 3)
+            e.epoch(x, y, batch, 3)
             e.infer(xtest[:2000], 1000)
         train_t = {k: [] for k in engines}
         infer_t = {k: [] for k in engines}
@@ -284,38 +287,62 @@ def main() -> None:
         floor_t = []
         for _ in range(rounds):
             for name, e in engines.items():
-                train_t[name].append(_timed(lambda: e.epoch(x, y, args.batch, batches), settle=True) * epoch_batches / batches)
-                infer_t[name].append(_timed(lambda: e.infer(xtest, 1000), settle=True))
+                train_t[name].append(_timed(partial(e.epoch, x, y, batch, batches), settle=True) * epoch_batches / batches)
+                infer_t[name].append(_timed(partial(e.infer, xtest, 1000), settle=True))
             if floor is not None:
                 floor_t.append(_timed(floor, settle=True))
+        train_m = {k: statistics.median(v) for k, v in train_t.items()}
+        infer_m = {k: statistics.median(v) for k, v in infer_t.items()}
         for name in engines:
-            t, inf = statistics.median(train_t[name]), statistics.median(infer_t[name])
-            rows.append({"arch": arch, "engine": name, "epoch_s": t, "train_sps": epoch_batches * args.batch / t,
-                         "infer_sps": len(xtest) / inf, "train_frac": train_flops * epoch_batches * args.batch / t / 1e9 / peak,
-                         "infer_frac": fwd_flops * len(xtest) / inf / 1e9 / peak,
-                         "speedup": statistics.median(train_t["pytorch"]) / t,
-                         "infer_speedup": statistics.median(infer_t["pytorch"]) / inf,
-                         "peak_mib": peak_memory(name, arch, args.batch, 20)})
-        speed[f"{arch}_train"] = statistics.median(train_t["pytorch"]) / statistics.median(train_t["scratchnet"])
-        speed[f"{arch}_infer"] = statistics.median(infer_t["pytorch"]) / statistics.median(infer_t["scratchnet"])
+            t, inf = train_m[name], infer_m[name]
+            rows.append({"arch": arch, "engine": name, "epoch_s": t, "train_sps": epoch_batches * batch / t,
+                         "infer_sps": len(xtest) / inf, "train_frac": train_flops * epoch_batches * batch / t / 1e9 / gemm,
+                         "infer_frac": fwd_flops * len(xtest) / inf / 1e9 / gemm,
+                         "speedup": train_m["pytorch"] / t, "infer_speedup": infer_m["pytorch"] / inf,
+                         "peak_mib": peak_memory(name, arch, batch, 20)})
+        speed[f"{arch}_train"] = train_m["pytorch"] / train_m["scratchnet"]
+        speed[f"{arch}_infer"] = infer_m["pytorch"] / infer_m["scratchnet"]
         if floor_t:  # the most any engine making these GEMM calls with NumPy's BLAS could reach
-            speed[f"{arch}_infer_ceiling"] = statistics.median(infer_t["pytorch"]) / statistics.median(floor_t)
+            speed[f"{arch}_infer_ceiling"] = infer_m["pytorch"] / statistics.median(floor_t)
         if "pytorch-cl" in engines:
-            speed[f"{arch}_train_vs_cl"] = statistics.median(train_t["pytorch-cl"]) / statistics.median(train_t["scratchnet"])
+            speed[f"{arch}_train_vs_cl"] = train_m["pytorch-cl"] / train_m["scratchnet"]
+    return {"rows": rows, "speedups": speed, "timed_batches": timed_batches}
 
-    table = ["| arch | engine | s/epoch | train samples/s | train speedup | infer samples/s | infer speedup | GEMM frac train | GEMM frac infer | peak MiB |",
+
+def report(results: dict) -> tuple[list[str], list[str], str]:
+    """(table lines, notes, the machine-readable speedups line) from measure()'s results."""
+    table = ["| arch | engine | s/epoch | train samples/s | train speedup | infer samples/s | infer speedup "
+             "| GEMM frac train | GEMM frac infer | peak MiB |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in rows:
+    for r in results["rows"]:
         table.append(f"| {r['arch']} | {r['engine']} | {r['epoch_s']:.3f} | {r['train_sps']:,.0f} | {r['speedup']:.2f} | "
-                     f"{r['infer_sps']:,.0f} | {r['infer_speedup']:.2f} | {r['train_frac']:.1%} | {r['infer_frac']:.1%} | {r['peak_mib']:.0f} |")
+                     f"{r['infer_sps']:,.0f} | {r['infer_speedup']:.2f} | {r['train_frac']:.1%} | {r['infer_frac']:.1%} | "
+                     f"{r['peak_mib']:.0f} |")
+    speed = results["speedups"]
     notes = [
         "speedup = PyTorch (default memory format) time / this engine's time; above 1 = faster than PyTorch.",
         "s/epoch extrapolated to a full 60,000-image epoch from the timed batches: "
-        + ", ".join(f"{a} {b}" for a, b in timed_batches.items()),
+        + ", ".join(f"{a} {b}" for a, b in results["timed_batches"].items()),
         "peak MiB = RSS growth during 20 training batches and inference on the test set, in a fresh process.",
         "extra: " + " ".join(f"{k}={v:.2f}" for k, v in speed.items()),
     ]
     last = "speedups: " + " ".join(f"{k}={speed[k]:.2f}" for k in ("mlp_train", "mlp_infer", "cnn_train") if k in speed)
+    return table, notes, last
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    threadpool_limits(args.threads)
+    rounds = args.rounds or (3 if args.quick else 5)
+    gemm = gemm_gflops()
+    header = machine_header(args.threads, args.batch, rounds, gemm)
+    print("\n".join(header))
+    results = measure(args.archs.split(","), quick=args.quick, rounds=rounds, batch=args.batch, gemm=gemm)
+    table, notes, last = report(results)
     print("\n" + "\n".join(table) + "\n\n" + "\n".join(notes))
     if args.markdown:
         command = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py " + " ".join(sys.argv[1:])
@@ -323,7 +350,7 @@ def main() -> None:
                                  + command + "`\n\n" + "\n".join(table) + "\n\n" + "\n\n".join(notes)
                                  + "\n\n`" + last + "`\n")
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "speedups": speed, "gemm_gflops": peak}, indent=2))
+        args.json.write_text(json.dumps({**results, "gemm_gflops": gemm}, indent=2))
     print(last)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated
 
 import typer
 
@@ -24,7 +25,7 @@ app = typer.Typer(
 )
 
 ParamsFile = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read this stage's section from.")]
-Overrides = Annotated[Optional[list[str]], typer.Option(
+Overrides = Annotated[list[str] | None, typer.Option(
     "--set", "-s", help="Override one key of this stage's params section, as key=value (repeatable).")]
 
 
@@ -126,7 +127,8 @@ def main(
 
 @app.command()
 def check(
-    stamp: Annotated[Path, typer.Option(help="File written when every section is valid (the pipeline's first output).")] = Path("data/params.checked"),
+    stamp: Annotated[Path, typer.Option(
+        help="File written when every section is valid (the pipeline's first output).")] = Path("data/params.checked"),
     data: Annotated[Path, typer.Option(help="Prepared data, if any: train's layers are built for its image shape.")] = Path("data/prepared"),
     params_file: ParamsFile = Path("params.yaml"),
 ) -> None:
@@ -143,7 +145,7 @@ def check(
 @app.command()
 def fetch(
     out: Annotated[Path, typer.Option(help="Folder to write the four IDX files and checksums.json to.")] = Path("data/raw"),
-    source: Annotated[Optional[str], typer.Option(
+    source: Annotated[str | None, typer.Option(
         help="Override fetch.source: 'mirrors', 'openml', or a local folder or .tar(.gz)/.zip archive holding the four IDX files.")] = None,
     params_file: ParamsFile = Path("params.yaml"),
     overrides: Overrides = None,
@@ -184,7 +186,9 @@ def train(
     data: Annotated[Path, typer.Option(help="Folder with the prepared splits.")] = Path("data/prepared"),
     model_dir: Annotated[Path, typer.Option(help="Folder for model.npz and model.json.")] = Path("artifacts/model"),
     metrics: Annotated[Path, typer.Option(help="Train metrics JSON.")] = Path("artifacts/metrics/train.json"),
-    timing: Annotated[Path, typer.Option(help="Wall-clock timing JSON (not a DVC output: git-ignored, shown by `dvc metrics show`).")] = Path("artifacts/metrics/train_timing.json"),
+    timing: Annotated[Path, typer.Option(
+        help="Wall-clock timing JSON (not a DVC output: git-ignored, shown by `dvc metrics show`).")
+    ] = Path("artifacts/metrics/train_timing.json"),
     history: Annotated[Path, typer.Option(help="Per-epoch history TSV (a DVC plot).")] = Path("artifacts/plots/history.tsv"),
     params_file: ParamsFile = Path("params.yaml"),
     overrides: Overrides = None,
@@ -254,7 +258,8 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of one line per image.")] = False,
 ) -> None:
     """Classify real images: one line per image (file, digit, probability)."""
-    from .predict import format_json, format_lines, predict as predict_fn
+    from .predict import format_json, format_lines
+    from .predict import predict as predict_fn
 
     def go():
         results = predict_fn(paths, model)

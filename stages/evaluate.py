@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from . import atomic, nn, plots
+from . import atomic, modelfile, nn, plots
 from . import params as P
-from . import modelfile
 from .preprocess import load_split, model_input
 
 

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, nn
+from . import atomic, modelfile, nn
 from . import params as P
 from .errors import ExportError
-from . import modelfile
 from .preprocess import load_split, model_input
 
 
@@ -67,7 +66,7 @@ def verify(onnx_bytes: bytes, model: nn.Sequential, x: np.ndarray, tolerance: fl
     session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     ours = nn.softmax(model.predict_logits(x))
     theirs = nn.batched(lambda batch: session.run(["probabilities"], {"image": batch})[0], x, 1000)
-    result = {"images": int(len(x)), "argmax_agreement": nn.accuracy(ours, theirs.argmax(1)),
+    result = {"images": len(x), "argmax_agreement": nn.accuracy(ours, theirs.argmax(1)),
               "max_abs_diff": float(np.abs(ours - theirs).max()), "tolerance": tolerance}
     if result["argmax_agreement"] < 1 or result["max_abs_diff"] > tolerance:
         raise ExportError(f"onnxruntime disagrees with the NumPy model: {result}")

@@ -16,7 +16,6 @@ import yaml
 
 from .errors import ParamsError
 
-
 SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
@@ -45,7 +44,7 @@ class Field:
             value = float(value)  # YAML 1.1 reads 1e-3 (no dot) as a string; people write it anyway
         if float in kinds and isinstance(value, int) and not isinstance(value, bool):
             value = float(value) if int not in kinds else value
-        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             raise ParamsError(f"{key}: got {value!r}, expected {self.describe()}")
         if self.choices is not None and value not in self.choices:
             raise ParamsError(f"{key}: got {value!r}, allowed: {', '.join(map(str, self.choices))}")

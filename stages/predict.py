@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageError, ModelFormatError
 from . import modelfile, nn
+from .errors import ImageError, ModelFormatError
 
 MAX_PIXELS = 50_000_000  # decoded size bound: a 7000x7000 photo fits, a decompression bomb does not
 INK_THRESHOLD = 0.2  # fraction of full contrast that counts as ink when cropping

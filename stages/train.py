@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from . import atomic, nn
+from . import atomic, modelfile, nn
 from . import params as P
 from .errors import ParamsError, TrainingDiverged
-from .presets import PRESETS
-from . import modelfile
 from .preprocess import load_split
+from .presets import PRESETS
+
 
 def resolve_recipe(section: dict[str, Any]) -> dict[str, Any]:
     """The preset's recipe with every non-null key of `section` (the validated train section) laid over it."""

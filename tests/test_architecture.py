@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import sys
 
-from tests.stage_code import ROOT
+from tests.support import ROOT
 
 NN = ROOT / "stages" / "nn"
 # what stages/nn may import besides the standard library and itself: NumPy, and threadpoolctl to
@@ -38,3 +38,16 @@ def test_the_boundary_check_sees_an_application_import(tmp_path):
     bad.write_text("from .. import atomic\nfrom stages.errors import ParamsError\nimport torch\n")
     found = list(_imports(bad))
     assert (2, "") in found and (0, "stages") in found and (0, "torch") in found
+
+
+def test_test_modules_import_helpers_from_tests_support_only():
+    """No test module imports another test module or conftest: shared code lives in tests/support."""
+    tests = ROOT / "tests"
+    wrong = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            wrong += [f"{path.relative_to(ROOT)}: {n}" for n in names
+                      if n.startswith("tests.") and not n.startswith("tests.support")]
+    assert not wrong, wrong

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.bad_inputs import CASES, make_sandbox, run_case
+from tests.support.bad_inputs import CASES, make_sandbox, run_case
 
 EXPECT = {
     "IDX: truncated file": "truncated", "IDX: wrong magic number": "wrong magic number",

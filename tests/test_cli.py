@@ -143,7 +143,7 @@ def test_diverging_loss_names_epoch_and_batch(prepared, params, tmp_path):
                     "--set", "optimizer=sgd", "--set", "lr=1e30")
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
-    assert [l for l in lines if l.startswith("error: ")] == [lines[-1]] and "Traceback" not in result.output
+    assert [line for line in lines if line.startswith("error: ")] == [lines[-1]] and "Traceback" not in result.output
     assert "loss became nan at epoch 1, batch" in lines[-1] and "lower train.lr" in lines[-1]
     assert "RuntimeWarning" not in result.output
     assert not (tmp_path / "m").exists()

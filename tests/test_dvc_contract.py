@@ -7,6 +7,7 @@ and the run-cache spare a second clone the training; queued experiments run.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,8 +21,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import BIN, ROOT, commit, make_repo, sh
-from tests.stage_code import declared_code_deps, stage_files
+from tests.support.repo import BIN, ROOT, commit, make_repo, sh
+from tests.support.stage_code import declared_code_deps, stage_files
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES = list(DVC_YAML["stages"])
@@ -71,7 +72,7 @@ def outputs(repo: Path) -> list[Path]:
 def snapshot(repo: Path) -> dict[str, str]:
     """sha256 of every file of every stage output, plus dvc.lock itself."""
     files = {}
-    for p in outputs(repo) + [repo / "dvc.lock"]:
+    for p in [*outputs(repo), repo / "dvc.lock"]:
         for f in ([p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else []):
             files[f.relative_to(repo).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
     return files
@@ -169,10 +170,8 @@ def test_an_interrupted_stage_names_the_one_command_that_restores_its_outputs(re
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal signals the whole process group
         _, err = proc.communicate(timeout=120)
     finally:  # never leave the run behind if the signal was not honoured
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     assert proc.returncode != 0
     command = re.search(r"`(dvc checkout train)` restores the last recorded ones", err)
     assert command, err
@@ -226,7 +225,7 @@ def test_a_team_remote_shares_outputs_and_the_run_cache(repo, tmp_path):
     clone = tmp_path / "clone"
     sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
     sh(clone, "dvc", "pull")
-    assert snapshot(clone) == {k: v for k, v in snapshot(repo).items()}
+    assert snapshot(clone) == snapshot(repo)
     again = sh(clone, "dvc", "repro")
     assert "Running stage" not in again.stdout and "up to date" in again.stdout
 

@@ -11,7 +11,7 @@ import pytest
 from stages.errors import DataError
 from stages.fetch import FILES, MNIST_SHA256, fetch
 from stages.idx import idx_bytes, read_idx
-from tests.conftest import make_dataset, write_dataset
+from tests.support.data import make_dataset, write_dataset
 
 
 @pytest.fixture

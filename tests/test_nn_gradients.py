@@ -5,37 +5,9 @@ import pytest
 
 from stages import nn
 from stages.nn.gradcheck import check_layer, numeric_grad, rel_error
+from tests.support.gradients import CASES, CNN_SPECS, LAYERS32, whole_model_grads
 
 TOL = 1e-6
-
-
-def away_from_zero(rng, shape, margin=0.1):
-    """Normal samples pushed at least `margin` away from 0 (ReLU's kink)."""
-    x = rng.standard_normal(shape)
-    return np.where(x >= 0, x + margin, x - margin)
-
-
-def distinct(rng, shape):
-    """Values with no ties, spaced apart, so a max-pool's winner never flips under a 1e-5 nudge."""
-    return rng.permutation(np.prod(shape)).reshape(shape) * 0.01 + rng.uniform(0, 0.001, shape)
-
-
-CASES = {
-    "dense": lambda rng: (nn.Dense(5, 4, rng=rng, dtype=np.float64), rng.standard_normal((3, 5))),
-    "dense_xavier": lambda rng: (nn.Dense(3, 6, init="xavier_uniform", rng=rng, dtype=np.float64), rng.standard_normal((2, 3))),
-    "conv_3x3": lambda rng: (nn.Conv2D(2, 3, 3, rng=rng, dtype=np.float64), rng.standard_normal((2, 2, 5, 5))),
-    "conv_stride2_pad1": lambda rng: (nn.Conv2D(2, 3, 3, stride=2, padding=1, rng=rng, dtype=np.float64),
-                                      rng.standard_normal((2, 2, 7, 6))),
-    "conv_5x5_pad2": lambda rng: (nn.Conv2D(1, 2, 5, padding=2, rng=rng, dtype=np.float64), rng.standard_normal((2, 1, 6, 6))),
-    "conv_1x1": lambda rng: (nn.Conv2D(3, 2, 1, rng=rng, dtype=np.float64), rng.standard_normal((2, 3, 4, 4))),
-    "maxpool_2": lambda rng: (nn.MaxPool2D(2), distinct(rng, (2, 3, 4, 6))),
-    "maxpool_3_stride2": lambda rng: (nn.MaxPool2D(3, 2), distinct(rng, (2, 2, 7, 7))),
-    "maxpool_odd_input": lambda rng: (nn.MaxPool2D(2), distinct(rng, (1, 2, 5, 5))),
-    "flatten": lambda rng: (nn.Flatten(), rng.standard_normal((2, 3, 2, 2))),
-    "relu": lambda rng: (nn.ReLU(), away_from_zero(rng, (4, 7))),
-    "sigmoid": lambda rng: (nn.Sigmoid(), 3 * rng.standard_normal((4, 7))),
-    "softmax": lambda rng: (nn.Softmax(), rng.standard_normal((4, 7))),
-}
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -77,26 +49,6 @@ def test_loss_is_stable_for_huge_logits():
     logits = np.array([[1000.0, -1000.0, 0.0]], dtype=np.float32)
     loss, grad = nn.softmax_cross_entropy(logits, np.array([1]))
     assert np.isfinite(loss) and loss == pytest.approx(2000.0) and np.isfinite(grad).all()
-
-
-CNN_SPECS = [
-    {"type": "conv2d", "filters": 3, "kernel": 3, "padding": 1}, {"type": "sigmoid"},
-    {"type": "maxpool2d", "size": 2},
-    {"type": "conv2d", "filters": 4, "kernel": 3, "stride": 2, "padding": 1}, {"type": "relu"},
-    {"type": "maxpool2d", "size": 2, "stride": 1},
-    {"type": "flatten"}, {"type": "dense", "units": 5}, {"type": "relu"},
-    {"type": "dense", "units": "classes"},
-]
-
-
-def whole_model_grads(compile: bool, specs=CNN_SPECS, input_shape=(2, 6, 6)):
-    """(model, x, y, dx, grads) after one backward through the fused loss, in training mode."""
-    rng = np.random.default_rng(7)
-    model = nn.build(specs, input_shape, 3, rng, dtype=np.float64, compile=compile)
-    x, y = rng.standard_normal((4, *input_shape)), rng.integers(0, 3, 4)
-    _, dlogits = nn.softmax_cross_entropy(model.forward(x, train=True), y)
-    dx = model.backward(dlogits)
-    return model, x, y, dx, {k: v.copy() for k, v in model.gradients().items()}
 
 
 @pytest.mark.parametrize("plan", ["reference", "fast"])
@@ -146,18 +98,6 @@ def test_a_wrong_gradient_is_caught():
     errors = check_layer(BrokenDense(4, 3, rng=rng, dtype=np.float64), rng.standard_normal((5, 4)), rng)
     assert errors["W"] < TOL and errors["x"] < TOL
     assert errors["b"] > 0.1
-
-
-LAYERS32 = {
-    "dense": lambda: nn.Dense(12, 4),
-    "conv": lambda: nn.Conv2D(3, 4, 3, stride=2, padding=1),
-    "maxpool": lambda: nn.MaxPool2D(2),
-    "flatten": lambda: nn.Flatten(),
-    "relu": lambda: nn.ReLU(),
-    "sigmoid": lambda: nn.Sigmoid(),
-    "softmax": lambda: nn.Softmax(),
-    "dropout": lambda: nn.Dropout(0.5),
-}
 
 
 @pytest.mark.parametrize("name", list(LAYERS32))

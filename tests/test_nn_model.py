@@ -4,29 +4,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from stages import nn
+from stages import modelfile, nn
 from stages.errors import ModelFormatError
-from stages import modelfile
 from stages.presets import PRESETS
 from stages.train import fit
-
-SMALL_CNN = [
-    {"type": "conv2d", "filters": 4, "kernel": 3, "padding": 1}, {"type": "relu"},
-    {"type": "maxpool2d", "size": 2}, {"type": "flatten"},
-    {"type": "dense", "units": 16}, {"type": "relu"}, {"type": "dropout", "rate": 0.1},
-    {"type": "dense", "units": "classes"},
-]
-
-
-def random_problem(n=32, classes=4, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, 8, 8), dtype=np.float32)
-    labels = np.arange(n) % classes
-    return {"x": x, "y": np.eye(classes, dtype=np.float32)[labels], "labels": labels}
-
-
-RECIPE = {**PRESETS["mlp"], "layers": SMALL_CNN, "epochs": 60, "batch_size": 8, "optimizer": "adam",
-          "lr": 0.01, "schedule": "constant", "weight_decay": 0.0, "early_stopping": 0, "augment_shift": 0}
+from tests.support.data import RECIPE, SMALL_CNN, random_problem
 
 
 def train_small(seed=0):

@@ -9,8 +9,7 @@ from threadpoolctl import threadpool_info
 from stages import nn
 from stages.nn import parallel
 from stages.train import fit
-
-from tests.test_nn_model import RECIPE, SMALL_CNN, random_problem
+from tests.support.data import RECIPE, SMALL_CNN, random_problem
 
 NO_DROPOUT = [spec for spec in SMALL_CNN if spec["type"] != "dropout"]
 
@@ -80,7 +79,7 @@ def test_results_depend_on_shards_not_on_threads(monkeypatch):
     recipe = {**RECIPE, "epochs": 3, "shards": 2}
     weights = []
     for cores in (1, 2):
-        monkeypatch.setattr(parallel.os, "cpu_count", lambda: cores)
+        monkeypatch.setattr(parallel.os, "cpu_count", lambda cores=cores: cores)
         model = nn.build(SMALL_CNN, (1, 8, 8), 4, np.random.default_rng(0))
         fit(model, recipe, data, data, np.random.default_rng(0), log=lambda *_: None)
         weights.append(model.parameters())
@@ -101,6 +100,6 @@ def test_blas_threads_are_limited_inside_and_restored_after():
 def test_float32_step_stays_float32():
     x, y = batch(dtype=np.float32)
     with nn.DataParallel(make(dtype=np.float32), 2, np.random.default_rng(1), loss=nn.softmax_cross_entropy) as dp:
-        loss, logits = dp.train_step(x, y)
+        _, logits = dp.train_step(x, y)
     assert logits.dtype == np.float32
     assert all(g.dtype == np.float32 for g in dp.grads.values())

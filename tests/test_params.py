@@ -12,7 +12,7 @@ import yaml
 from stages import params as P
 from stages.errors import ParamsError
 from stages.presets import PRESETS
-from tests.helpers import ROOT
+from tests.support.repo import ROOT
 
 STAGE_FUNCTIONS = {stage: getattr(importlib.import_module(f"stages.{stage}"), stage) for stage in P.SCHEMA}
 

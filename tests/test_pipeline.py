@@ -7,8 +7,8 @@ import json
 import pytest
 import yaml
 
-from tests.conftest import make_dataset, write_dataset
-from tests.helpers import commit, make_repo, sh
+from tests.support.data import make_dataset, write_dataset
+from tests.support.repo import commit, make_repo, sh
 
 
 def ran(output: str) -> set[str]:

@@ -11,14 +11,14 @@ from stages.cli import app
 from stages.errors import ImageError
 from stages.predict import mnist_style, predict, to_gray
 from stages.preprocess import load_split
-from tests.helpers import run_pipeline
+from tests.support.repo import run_pipeline
 
 runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
 def mnist_model(tmp_path_factory):
-    from tests.conftest import mnist_dir
+    from tests.support.data import mnist_dir
 
     if mnist_dir() is None:
         pytest.skip("local MNIST mirror not found")

@@ -6,7 +6,7 @@ import pytest
 from stages.errors import DataError, ParamsError
 from stages.fetch import fetch
 from stages.preprocess import load_split, preprocess
-from tests.conftest import make_dataset, write_dataset
+from tests.support.data import make_dataset, write_dataset
 
 
 @pytest.fixture

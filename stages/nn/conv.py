@@ -70,7 +70,7 @@ class Conv2D(Layer):
         return cols.reshape(n * ho * wo, k * k * c)
 
     def forward(self, x, *, train):
-        n, c, h, w = x.shape
+        n, _, h, w = x.shape
         ho, wo = _out_size(h, self.k, self.stride, self.pad), _out_size(w, self.k, self.stride, self.pad)
         self.x_shape = x.shape
         self.cols = self._im2col(x.transpose(0, 2, 3, 1), self.pad)  # kept for dW

@@ -8,6 +8,7 @@ is shared by accident, and it round-trips through state_dict() / load_state_dict
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -42,13 +43,13 @@ class Optimizer:
                 decay = self._flat_slot("decay", fill=self._decay_of)
                 decayed = np.multiply(decay, p, out=self._scratch(p, "decayed"))
                 g = np.add(g, decayed, out=decayed)
-            self._update(lambda slot: self._flat_slot(slot), p, g)
+            self._update(self._flat_slot, p, g)
             return
         for name, p in self.params.items():
             g = self.grads[name]
             if self.weight_decay and name.endswith(".W"):  # L2 on weights, not biases
                 g = g + p.dtype.type(self.weight_decay) * p
-            self._update(lambda slot: self._slot(slot, name, p), p, g)
+            self._update(partial(self._slot, name=name, like=p), p, g)
 
     def _decay_of(self, name: str) -> float:
         return self.weight_decay if name.endswith(".W") else 0.0

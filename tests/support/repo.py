@@ -16,8 +16,8 @@ from stages.export import export
 from stages.fetch import fetch
 from stages.preprocess import preprocess
 from stages.train import train
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 # what a clone needs besides stages/ to run the pipeline as the repo does
 PIPELINE_FILES = ("dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore", "artifacts/.gitignore",
                   "artifacts/metrics/.gitignore", "artifacts/plots/.gitignore")

@@ -1,6 +1,6 @@
 """Every kind of bad input, tried through the real CLI against a sandbox that already holds good outputs.
 
-`tests/test_bad_inputs.py` asserts each case; `python -m tests.bad_inputs` prints the table kept in
+`tests/test_bad_inputs.py` asserts each case; `python -m tests.support.bad_inputs` prints the table kept in
 tests/README.md (the message the user saw, the exit code, and whether the outputs were untouched).
 """
 
@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from stages.cli import app
 from stages.fetch import FILES
 from stages.idx import idx_bytes
-from tests.conftest import make_dataset, write_dataset
-from tests.helpers import run_pipeline
+from tests.support.data import make_dataset, write_dataset
+from tests.support.repo import run_pipeline
 
 
 def make_sandbox(root: Path) -> Path:
@@ -162,11 +162,13 @@ def _animated(path: Path) -> None:
 CASES = {
     "IDX: truncated file": _fetch(lambda f: _write(f / FILES[0], (f / FILES[0]).read_bytes()[:-7])),
     "IDX: wrong magic number": _fetch(lambda f: _write(f / FILES[0], b"\x00\x00\x0d\x03" + (f / FILES[0]).read_bytes()[4:])),
-    "IDX: dimensions larger than the file": _fetch(lambda f: _write(f / FILES[0], b"\x00\x00\x08\x03" + struct.pack(">3I", 60, 600, 600) + b"\x00" * 99)),
+    "IDX: dimensions larger than the file": _fetch(
+        lambda f: _write(f / FILES[0], b"\x00\x00\x08\x03" + struct.pack(">3I", 60, 600, 600) + b"\x00" * 99)),
     "IDX: zero images": _fetch(lambda f: _write(f / FILES[2], b"\x00\x00\x08\x03" + struct.pack(">3I", 0, 6, 5))),
     "IDX: labels out of range": lambda root: _preprocess_after_fetch(root, _labels_out_of_range),
     "IDX: image/label count mismatch": _fetch(lambda f: _write(f / FILES[1], idx_bytes(np.zeros(59, np.uint8)))),
-    "IDX: corrupt gzip stream": _fetch(lambda f: (_write(f / (FILES[0] + ".gz"), gzip.compress((f / FILES[0]).read_bytes())[:40] + b"\xff" * 64), (f / FILES[0]).unlink())),
+    "IDX: corrupt gzip stream": _fetch(lambda f: (
+        _write(f / (FILES[0] + ".gz"), gzip.compress((f / FILES[0]).read_bytes())[:40] + b"\xff" * 64), (f / FILES[0]).unlink())),
     "IDX: not gzip but named .gz": _fetch(lambda f: (f / FILES[0]).rename(f / (FILES[0] + ".gz"))),
     "IDX: decompression bomb (10 KB .gz, 64 MB inflated)": _fetch(_bomb),
     "IDX: file missing": _fetch(lambda f: (f / FILES[2]).unlink()),
@@ -202,7 +204,8 @@ CASES = {
     "model: trained on images of another size": lambda root: _other_size_model(root),
     "missing input: train before preprocess": lambda root: ["train", "--data", root / "bad" / "nothing", "-p", root / "params.yaml"],
     "missing input: evaluate before train": lambda root: ["evaluate", "--model-dir", root / "bad" / "nothing", "-p", root / "params.yaml"],
-    "missing input: preprocess before fetch": lambda root: ["preprocess", "--raw", root / "bad" / "nothing", "--out", root / "prepared", "-p", root / "params.yaml"],
+    "missing input: preprocess before fetch": lambda root: ["preprocess", "--raw", root / "bad" / "nothing",
+                                                            "--out", root / "prepared", "-p", root / "params.yaml"],
 }
 
 
