@@ -256,14 +256,26 @@ def predict(
     paths: Annotated[list[Path], typer.Argument(help="PNG or JPEG images, or .npz files of (N, H, W) images.")],
     model: Annotated[Path, typer.Option(help="Exported model folder (export's output).")] = Path("artifacts/export"),
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of one line per image.")] = False,
+    save_inputs: Annotated[Path | None, typer.Option(
+        help="Write the 28x28 image the model saw for each file here, as STEM.png.")] = None,
 ) -> None:
-    """Classify real images: one line per image (file, digit, probability)."""
+    """Classify real images: one line per image (file, digit, probability, `uncertain` when flagged).
+
+    Every readable image gets its result; each unreadable one its own error line on stderr (in
+    --json, an entry with an `error` field). Exit 0 when every file was read, 1 when any was not.
+    """
     from .predict import format_json, format_lines
     from .predict import predict as predict_fn
 
     def go():
-        results = predict_fn(paths, model)
+        results = predict_fn(paths, model, save_inputs=save_inputs)
         sys.stdout.write(format_json(results) if as_json else format_lines(results))
+        failed = [r for r in results if "error" in r]
+        for r in failed:
+            if not as_json:
+                typer.echo(f"error: {r['error']}", err=True)
+        if failed:
+            raise typer.Exit(1)
 
     run(go)
 

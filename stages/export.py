@@ -1,7 +1,8 @@
 """export: the trained model as ONNX (checked with onnx.checker and onnxruntime), plus our own format
 and a model card, in artifacts/export/.
 
-ONNX graph: input `image` float32 (N, 1, H, W) in [0, 1]; output `probabilities` (N, classes).
+ONNX graph: input `image` float32 (N, 1, H, W) in [0, 1]; outputs `probabilities` (N, classes) and
+`features` (N, D), the input of the last dense layer, which the uncertainty check measures.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import atomic, modelfile, nn
+from . import atomic, modelfile, nn, uncertainty
 from . import params as P
 from .errors import ExportError
 from .preprocess import load_split, model_input
@@ -24,11 +25,13 @@ def to_onnx(model: nn.Sequential, opset: int):
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits, x = [], [], "image"
+    features, n_features = None, 0  # the input of the last dense layer: the penultimate features
     for i, (spec, weights) in enumerate(model.spec_and_weights()):
         kind, out = spec["type"], f"l{i}_{spec['type']}"
         inits.extend(numpy_helper.from_array(v.astype(np.float32), f"{i}.{k}") for k, v in weights.items())
         if kind == "dense":
             nodes.append(helper.make_node("Gemm", [x, f"{i}.W", f"{i}.b"], [out]))
+            features, n_features = x, int(weights["W"].shape[0])
         elif kind == "conv2d":
             nodes.append(helper.make_node("Conv", [x, f"{i}.W", f"{i}.b"], [out], kernel_shape=[spec["kernel"]] * 2,
                                           strides=[spec["stride"]] * 2, pads=[spec["padding"]] * 4))
@@ -46,11 +49,15 @@ def to_onnx(model: nn.Sequential, opset: int):
             raise ExportError(f"no ONNX translation for layer {kind}")
         x = out
     nodes.append(helper.make_node("Softmax", [x], ["probabilities"], axis=1))
+    if features is None:
+        raise ExportError("the model has no dense layer, so no penultimate features to export")
+    nodes.append(helper.make_node("Identity", [features], ["features"]))
     n_classes = model.output_shape()[0]
     graph = helper.make_graph(
         nodes, "scratchnet",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", *model.input_shape])],
-        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_classes])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_classes]),
+         helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", n_features])],
         inits,
     )
     proto = helper.make_model(graph, producer_name="scratchnet", opset_imports=[helper.make_opsetid("", opset)])
@@ -73,6 +80,24 @@ def verify(onnx_bytes: bytes, model: nn.Sequential, x: np.ndarray, tolerance: fl
     return result
 
 
+def calibrate_uncertainty(onnx_bytes: bytes, data_dir: Path, input_shape, test: dict) -> tuple[dict, float]:
+    """The `uncertain` rule's arrays, from the training and validation splits (see uncertainty.py),
+    and the share of test digits it flags."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    train, val = load_split(data_dir / "train.npz"), load_split(data_dir / "val.npz")
+    if not len(val["x"]):
+        val = train  # no held-back split: calibrate on training digits (the README says so)
+    rng = np.random.default_rng(0)
+    pick = np.sort(rng.choice(len(train["x"]), min(uncertainty.BANK, len(train["x"])), replace=False))
+    _, bank_features = uncertainty.infer(session, model_input({"x": train["x"][pick]}, input_shape))
+    val_probs, val_features = uncertainty.infer(session, model_input(val, input_shape))
+    cal = uncertainty.calibrate(bank_features, val_probs, val_features)
+    test_probs, test_features = uncertainty.infer(session, model_input(test, input_shape))
+    return cal, float(uncertainty.flags(test_probs, test_features, cal).mean())
+
+
 MODEL_CARD = """# scratchnet model card
 
 - **Architecture** ({n_weights:,} parameters, input {input_shape}, {n_classes} classes):
@@ -80,6 +105,8 @@ MODEL_CARD = """# scratchnet model card
 - **Training recipe**: {recipe}
 - **Data**: {dataset}; pixels scaled to [0, 1] (pixel / 255), white ink on black, images (N, 1, H, W).
 - **Test metrics**: accuracy {accuracy:.4f}, loss {loss:.4f}.
+- **Uncertainty**: `scratchnet predict` flags {uncertain_test_rate:.2%} of the test digits as uncertain
+  (calibrated to flag 1 % of the validation digits; see stages/uncertainty.py).
 - **ONNX check** (opset {opset}): onnxruntime matched on {images} test images, max |p - p'| = {max_abs_diff:.2e}
   (tolerance {tolerance:.0e}).
 
@@ -121,6 +148,8 @@ def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str
         raise ExportError(f"onnx is not installed ({e})") from None
     onnx_bytes = proto.SerializeToString()
     result = {"opset": opset, **verify(onnx_bytes, model, model_input(test, model.input_shape), tolerance)}
+    cal, flagged = calibrate_uncertainty(onnx_bytes, Path(data_dir), model.input_shape, test)
+    result["uncertain_test_rate"] = flagged
     evaluation = json.loads(Path(eval_path).read_text()) if Path(eval_path).is_file() else {}
     card = MODEL_CARD.format(
         n_weights=model.num_parameters(), input_shape=tuple(model.input_shape), n_classes=len(manifest["classes"]),
@@ -134,6 +163,8 @@ def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str
         for name in (modelfile.ARRAYS, modelfile.MANIFEST):
             shutil.copyfile(model_dir / name, tmp / name)
         (tmp / "model-card.md").write_text(card, encoding="utf-8")
+        np.savez(tmp / uncertainty.FILE, **cal)
     atomic.write_json(metrics_path, {"onnx_argmax_agreement": result["argmax_agreement"],
-                                     "onnx_max_abs_diff": result["max_abs_diff"]})
+                                     "onnx_max_abs_diff": result["max_abs_diff"],
+                                     "uncertain_test_rate": result["uncertain_test_rate"]})
     return result

@@ -8,8 +8,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from stages.cli import app
-from stages.errors import ImageError
-from stages.predict import mnist_style, predict, to_gray
+from stages.images import mnist_style, to_gray
+from stages.predict import predict
 from stages.preprocess import load_split
 from tests.support.repo import run_pipeline
 
@@ -123,11 +123,66 @@ def _bad(kind, path):
 def test_bad_images_one_clear_error(digits_model, tmp_path, kind, message):
     path = tmp_path / f"{kind}.png"
     _bad(kind, path)
-    with pytest.raises(ImageError, match=message):
-        predict([path], digits_model)
+    [result] = predict([path], digits_model)
+    assert set(result) == {"file", "error"} and message in result["error"]
     result = runner.invoke(app, ["predict", str(path), "--model", str(digits_model)])
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and message in result.output
+
+
+def test_a_batch_survives_a_bad_file(digits_model, tmp_path):
+    page = np.full((50, 40), 255, np.uint8)
+    page[10:40, 18:23] = 0
+    Image.fromarray(page).save(tmp_path / "good.png")
+    Image.fromarray(page.T.copy()).save(tmp_path / "good2.png")
+    _bad("blank", tmp_path / "blank.png")
+    files = [str(tmp_path / n) for n in ("good.png", "blank.png", "good2.png")]
+    result = runner.invoke(app, ["predict", *files, "--model", str(digits_model)])
+    assert result.exit_code == 1  # not every file could be read
+    lines = result.output.strip().splitlines()
+    assert [line.split("\t")[0] for line in lines if not line.startswith("error:")] == [files[0], files[2]]
+    assert [line for line in lines if line.startswith("error:")] == [f"error: {files[1]}: looks blank (no ink stands out "
+                                                                      "from the background); nothing to classify"]
+    parsed = json.loads(runner.invoke(app, ["predict", "--json", *files, "--model", str(digits_model)]).stdout)
+    assert [sorted(r) for r in parsed] == [["digit", "file", "probabilities", "probability", "uncertain"],
+                                           ["error", "file"], ["digit", "file", "probabilities", "probability", "uncertain"]]
+    ok = runner.invoke(app, ["predict", files[0], files[2], "--model", str(digits_model), "--save-inputs", str(tmp_path / "seen")])
+    assert ok.exit_code == 0, ok.output
+    seen = sorted(p.name for p in (tmp_path / "seen").iterdir())
+    assert seen == ["good.png", "good2.png"]
+    assert np.asarray(Image.open(tmp_path / "seen" / "good.png")).shape == (8, 8)  # the digits model's input size
+
+
+def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
+    """The photo-like set of tests/support/photos.py: at least 9 of 10 right in every condition,
+    nothing flagged on them, and the non-digits refused (blank, noise) or flagged."""
+    from stages.idx import read_idx
+    from tests.support.data import mnist_dir
+    from tests.support.photos import digit_photos, non_digits, pick_digits
+
+    export_dir, _ = mnist_model
+    mnist = mnist_dir()
+    digits = pick_digits(read_idx(mnist / "t10k-images-idx3-ubyte.gz"), read_idx(mnist / "t10k-labels-idx1-ubyte.gz"))
+    for condition, items in digit_photos(digits).items():
+        paths = []
+        for label, data in items:
+            paths.append(tmp_path / f"{condition}-{label}.img")
+            paths[-1].write_bytes(data)
+        results = predict(paths, export_dir)
+        right = sum(r.get("digit") == label for r, (label, _) in zip(results, items))
+        assert right >= 9, (condition, results)
+    flagged = total = 0
+    for kind, items in non_digits().items():
+        paths = []
+        for i, data in enumerate(items):
+            paths.append(tmp_path / f"{kind}-{i}.img")
+            paths[-1].write_bytes(data)
+        results = predict(paths, export_dir)
+        if kind in ("near-blank page", "noise", "photo of text"):
+            assert all("error" in r or r["uncertain"] for r in results), (kind, results)
+        flagged += sum("error" in r or r["uncertain"] for r in results)
+        total += len(results)
+    assert flagged / total > 0.5, (flagged, total)
 
 
 def test_missing_model_folder(tmp_path):

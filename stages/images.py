@@ -1,0 +1,186 @@
+"""Reading a picture of a digit the way MNIST was made, whatever the picture: one code path for
+`scratchnet predict` and `scratchnet serve`.
+
+decode (EXIF orientation applied) -> flatten the page's background -> Otsu threshold -> the digit's
+connected ink, other marks dropped -> fit a 20x20 box in 28x28 with the centre of mass at the centre.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ImageError
+
+MAX_PIXELS = 50_000_000  # decoded size bound: a 7000x7000 photo fits, a decompression bomb does not
+MIN_CONTRAST = 0.15  # ink must darken the paper by this fraction to count as a digit
+MAX_INK_FRACTION = 0.25  # "ink" over more of the page is noise or texture (digit pages: under 0.09)
+
+
+def _open(source: Path | bytes, path: str):
+    """A PIL image from a file or from bytes (an upload); `path` names it in messages."""
+    from PIL import Image, UnidentifiedImageError
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses (rather than warns about) anything twice this
+
+    if isinstance(source, Path):
+        if not source.is_file():
+            raise ImageError(f"{path}: file not found")
+        if source.stat().st_size == 0:
+            raise ImageError(f"{path}: empty file")
+    elif not source:
+        raise ImageError(f"{path}: empty file")
+    try:
+        with warnings.catch_warnings():  # the size check below says it in one line instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(source if isinstance(source, Path) else io.BytesIO(source))
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image Pillow can read") from None
+    except Image.DecompressionBombError as e:
+        raise ImageError(f"{path}: too large to decode safely ({e})") from None
+    except (OSError, ValueError) as e:
+        raise ImageError(f"{path}: cannot open ({e})") from None
+    if im.width * im.height > MAX_PIXELS:
+        raise ImageError(f"{path}: {im.width}x{im.height} is above the {MAX_PIXELS:,}-pixel bound")
+    if getattr(im, "n_frames", 1) > 1:
+        raise ImageError(f"{path}: has {im.n_frames} frames (animated or multi-page); give a single image")
+    return im
+
+
+def to_gray(source: Path | str | bytes, *, name: str | None = None) -> np.ndarray:
+    """Decode an image file (or its bytes) to float32 (H, W) in [0, 1], 0 = black, upright as its EXIF
+    orientation says; alpha composited over white."""
+    from PIL import Image, ImageOps
+
+    source = source if isinstance(source, bytes) else Path(source)
+    path = name or str(source if isinstance(source, Path) else "upload")
+    im = _open(source, path)
+    try:
+        im.load()
+        im = ImageOps.exif_transpose(im)  # phones store portrait shots sideways plus a tag
+        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+            a = np.asarray(im, dtype=np.float64)
+            top = 65535.0 if im.mode != "I" or a.max() > 255 else 255.0
+            return np.clip(a / top, 0, 1).astype(np.float32)
+        if im.mode == "F":
+            a = np.asarray(im, dtype=np.float32)
+            return np.clip(a / max(float(a.max()), 1e-6), 0, 1)
+        if im.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa") or "transparency" in im.info:
+            im = im.convert("RGBA")
+            white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(white, im)
+        return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    except (OSError, ValueError, SyntaxError) as e:
+        raise ImageError(f"{path}: cannot decode ({e})") from None
+
+
+WORK_SIDE = 320  # a page is analysed at most this many pixels on its long side: enough for a digit
+
+
+def _work_size(gray: np.ndarray) -> np.ndarray:
+    """gray (H, W) shrunk (area-averaged) so its long side is at most WORK_SIDE."""
+    from PIL import Image
+
+    h, w = gray.shape
+    scale = WORK_SIDE / max(h, w)
+    if scale >= 1:
+        return gray
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(gray.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX))
+
+
+def ink_map(gray: np.ndarray) -> np.ndarray:
+    """(H, W) grayscale in [0, 1] -> ink (H, W) in [0, 1], with the page's background flattened.
+
+    Dark ink on light paper (the usual photo): the paper's brightness under uneven light and
+    shadows is estimated by a grey closing (a max then a min filter wider than any stroke, which
+    erases the ink), and ink = 1 - gray / paper: the light's gradient divides out. Light ink on a
+    dark ground (a canvas drawing, MNIST itself): a grey opening estimates the ground, and
+    ink = gray - ground.
+    """
+    from scipy import ndimage
+
+    h, w = gray.shape
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    dark_on_light = float(np.median(border)) > 0.5
+    width = max(3, max(h, w) // 8) | 1  # wider than a stroke of a digit that fills the page
+    smooth = ndimage.gaussian_filter(gray, max(0.7, max(h, w) / 400))  # sensor noise, JPEG blocks
+    if dark_on_light:
+        paper = ndimage.uniform_filter(ndimage.grey_closing(smooth, size=(width, width)), width)
+        return np.clip(1 - smooth / np.maximum(paper, 1e-3), 0, 1)
+    ground = ndimage.uniform_filter(ndimage.grey_opening(smooth, size=(width, width)), width)
+    return np.clip(smooth - ground, 0, 1)
+
+
+def _otsu(values: np.ndarray) -> float:
+    """The threshold that best splits values (in [0, 1]) into two classes (Otsu's method)."""
+    hist, edges = np.histogram(values, bins=256, range=(0, 1))
+    p = hist / max(hist.sum(), 1)
+    omega = np.cumsum(p)
+    mu = np.cumsum(p * (edges[:-1] + edges[1:]) / 2)
+    between = (mu[-1] * omega - mu) ** 2 / np.maximum(omega * (1 - omega), 1e-12)
+    return float(edges[int(np.argmax(between)) + 1])
+
+
+def find_digit(ink: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, int]:
+    """ink (H, W) in [0, 1] -> (the digit's ink alone, cropped to it, normalised to [0, 1]; how many
+    other marks on the page are at least a fifth of its size).
+
+    Otsu's threshold splits ink from page; among the connected blobs of ink, the digit is the one
+    with the most ink, together with any blob close to it (a stroke the pen lifted from). Marks
+    elsewhere on the page are dropped. A page where no ink stands out, or where "ink" covers a
+    quarter of it (noise, texture), is refused as blank.
+    """
+    from scipy import ndimage
+
+    t = _otsu(ink)
+    mask = ink > t
+    strong = float(np.percentile(ink[mask], 90)) if mask.any() else 0.0
+    if strong < MIN_CONTRAST or mask.mean() > MAX_INK_FRACTION:
+        raise ImageError(f"{name}: looks blank (no ink stands out from the background); nothing to classify")
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    index = np.arange(1, count + 1)
+    mass = ndimage.sum_labels(ink, labels, index)
+    boxes = ndimage.find_objects(labels)
+    main = int(np.argmax(mass))
+    r, c = boxes[main]
+    pad_r, pad_c = (r.stop - r.start) // 3 + 2, (c.stop - c.start) // 3 + 2
+    near = [i for i, (br, bc) in enumerate(boxes)
+            if mass[i] >= 0.02 * mass[main] and br.start < r.stop + pad_r and br.stop > r.start - pad_r
+            and bc.start < c.stop + pad_c and bc.stop > c.start - pad_c]
+    others = int((mass >= 0.2 * mass[main]).sum()) - len([i for i in near if mass[i] >= 0.2 * mass[main]])
+    keep = ndimage.binary_dilation(np.isin(labels, index[near]), iterations=2)
+    rows, cols = np.flatnonzero(keep.any(1)), np.flatnonzero(keep.any(0))
+    digit = np.where(keep, ink, 0)[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    # MNIST's strokes are solid white with soft edges: the stroke's own level maps to 1
+    return np.clip((digit - t / 2) / max(strong - t / 2, 1e-6), 0, 1), others
+
+
+def mnist_style(gray: np.ndarray, size: tuple[int, int] = (28, 28), *, name: str = "image") -> np.ndarray:
+    """(H, W) grayscale in [0, 1] -> (h, w) float32 MNIST-style: white ink on black, the digit alone,
+    scaled to fit a 20x20 box (for 28x28) and placed with its centre of mass at the centre."""
+    return prepare(gray, size, name=name)[0]
+
+
+def prepare(gray: np.ndarray, size: tuple[int, int] = (28, 28), *, name: str = "image") -> tuple[np.ndarray, int]:
+    """(mnist_style's image, the number of other sizeable marks on the page)."""
+    ink, others = find_digit(ink_map(_work_size(gray)), name=name)
+
+    from PIL import Image
+
+    h, w = size
+    box = max(1, round(min(h, w) * 20 / 28))
+    scale = box / max(ink.shape)
+    new_h, new_w = max(1, round(ink.shape[0] * scale)), max(1, round(ink.shape[1] * scale))
+    small = np.asarray(Image.fromarray(ink.astype(np.float32), mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS))
+    small = np.clip(small, 0, 1)
+    total = small.sum()
+    cy, cx = ((np.indices(small.shape) * small).reshape(2, -1).sum(1) / total) if total > 0 else (new_h / 2, new_w / 2)
+    top, left = int(round(h / 2 - cy - 0.5)), int(round(w / 2 - cx - 0.5))
+    top, left = min(max(top, 0), h - new_h), min(max(left, 0), w - new_w)
+    canvas = np.zeros(size, dtype=np.float32)
+    canvas[top:top + new_h, left:left + new_w] = small
+    return canvas, others
