@@ -30,21 +30,21 @@ def _open(source: Path | bytes, path: str):
         if not source.is_file():
             raise ImageError(f"{path}: file not found")
         if source.stat().st_size == 0:
-            raise ImageError(f"{path}: empty file")
+            raise ImageError(f"{path}: empty file", "empty")
     elif not source:
-        raise ImageError(f"{path}: empty file")
+        raise ImageError(f"{path}: empty file", "empty")
     try:
         with warnings.catch_warnings():  # the size check below says it in one line instead
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(source if isinstance(source, Path) else io.BytesIO(source))
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image Pillow can read") from None
+        raise ImageError(f"{path}: not an image Pillow can read", "not_image") from None
     except Image.DecompressionBombError as e:
-        raise ImageError(f"{path}: too large to decode safely ({e})") from None
+        raise ImageError(f"{path}: too large to decode safely ({e})", "too_large") from None
     except (OSError, ValueError) as e:
         raise ImageError(f"{path}: cannot open ({e})") from None
     if im.width * im.height > MAX_PIXELS:
-        raise ImageError(f"{path}: {im.width}x{im.height} is above the {MAX_PIXELS:,}-pixel bound")
+        raise ImageError(f"{path}: {im.width}x{im.height} is above the {MAX_PIXELS:,}-pixel bound", "too_large")
     if getattr(im, "n_frames", 1) > 1:
         raise ImageError(f"{path}: has {im.n_frames} frames (animated or multi-page); give a single image")
     return im
@@ -140,7 +140,7 @@ def find_digit(ink: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, int
     mask = ink > t
     strong = float(np.percentile(ink[mask], 90)) if mask.any() else 0.0
     if strong < MIN_CONTRAST or mask.mean() > MAX_INK_FRACTION:
-        raise ImageError(f"{name}: looks blank (no ink stands out from the background); nothing to classify")
+        raise ImageError(f"{name}: looks blank (no ink stands out from the background); nothing to classify", "blank")
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     index = np.arange(1, count + 1)
     mass = ndimage.sum_labels(ink, labels, index)

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from stages.preprocess import load_split
 from tests.support.data import make_dataset, mnist_dir, write_dataset
+from tests.support.repo import run_pipeline
 
 
 @pytest.fixture
@@ -21,3 +23,19 @@ def mnist() -> Path:
     if path is None:
         pytest.skip("local MNIST mirror not found (set SCRATCHNET_MNIST_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def mnist_model(tmp_path_factory):
+    """(export folder, test split) of a 4-epoch mlp trained on the local MNIST mirror."""
+    if mnist_dir() is None:
+        pytest.skip("local MNIST mirror not found")
+    root = tmp_path_factory.mktemp("mnist")
+    export_dir = run_pipeline(root, dataset="mnist", source=str(mnist_dir()), val_size=1000, epochs=4, augment_shift=1)
+    return export_dir, load_split(root / "prepared" / "test.npz")
+
+
+@pytest.fixture(scope="session")
+def digits_model(tmp_path_factory):
+    """The export folder of a model trained briefly on the bundled 8x8 digits."""
+    return run_pipeline(tmp_path_factory.mktemp("digits"), epochs=3)

@@ -10,26 +10,8 @@ from typer.testing import CliRunner
 from stages.cli import app
 from stages.images import mnist_style, to_gray
 from stages.predict import predict
-from stages.preprocess import load_split
-from tests.support.repo import run_pipeline
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def mnist_model(tmp_path_factory):
-    from tests.support.data import mnist_dir
-
-    if mnist_dir() is None:
-        pytest.skip("local MNIST mirror not found")
-    root = tmp_path_factory.mktemp("mnist")
-    export_dir = run_pipeline(root, dataset="mnist", source=str(mnist_dir()), val_size=1000, epochs=4, augment_shift=1)
-    return export_dir, load_split(root / "prepared" / "test.npz")
-
-
-@pytest.fixture(scope="module")
-def digits_model(tmp_path_factory):
-    return run_pipeline(tmp_path_factory.mktemp("digits"), epochs=3)
 
 
 def as_photo(image: np.ndarray, scale: int, canvas=(300, 420), at=(40, 170), paper=235) -> np.ndarray:

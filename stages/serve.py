@@ -1,0 +1,130 @@
+"""serve: the exported model behind HTTP (FastAPI), with a draw-a-digit page.
+
+    GET  /          the page: draw a digit, see the answer, its ten probabilities and what the model saw
+    POST /predict   one image (multipart field `file`, or a raw PNG/JPEG body) -> JSON
+    GET  /health    200 once the model is loaded, 503 before
+    GET  /version   scratchnet's version and the model's classes and input shape
+    GET  /docs      the OpenAPI documentation
+
+The model is loaded once, at start-up; every image goes through the same reading as `predict`
+(stages/images.py), so a photo reads the same either way.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+
+from . import __version__
+from .errors import ImageError
+from .predict import Reader, data_url, input_png
+
+MAX_BODY = 10 * 2 ** 20  # bytes: a phone photo fits, a flood does not
+STATUS = {"not_image": 415, "too_large": 413, "empty": 422, "blank": 422, "unreadable": 422}
+MODEL_ENV = "SCRATCHNET_SERVE_MODEL"  # how `--workers N` hands the model folder to each worker
+
+
+class Answer(BaseModel):
+    digit: int | str = Field(description="the class the model reads")
+    probability: float = Field(description="its probability")
+    probabilities: list[float] = Field(description="every class's probability, in class order")
+    uncertain: bool = Field(description="true when the picture is probably not a digit, or not one the model knows")
+    input: str = Field(description="the 28x28 image the model saw, as a PNG data URL")
+
+
+def create_app(export_dir: Path | str) -> FastAPI:
+    """The FastAPI app serving the model in export_dir (loaded when the app starts)."""
+    state: dict = {}
+
+    @asynccontextmanager
+    async def lifespan(app):
+        state["reader"] = Reader.load(export_dir)
+        yield
+        state.clear()
+
+    app = FastAPI(title="scratchnet", version=__version__, lifespan=lifespan,
+                  description="Handwritten-digit recognition with a network written from scratch in NumPy.")
+
+    @app.exception_handler(HTTPException)
+    async def one_line(request, exc):
+        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page() -> str:
+        return files("stages").joinpath("web/index.html").read_text(encoding="utf-8")
+
+    @app.get("/health")
+    def health() -> JSONResponse:
+        ready = "reader" in state
+        return JSONResponse({"status": "ready" if ready else "loading"}, status_code=200 if ready else 503)
+
+    @app.get("/version")
+    def version() -> dict:
+        reader = state.get("reader")
+        model = {"classes": reader.classes, "input": list(reader.size)} if reader else None
+        return {"scratchnet": __version__, "model": model}
+
+    @app.post("/predict", response_model=Answer, responses={
+        413: {"description": "body over 10 MiB, or an image above the pixel bound"},
+        415: {"description": "not an image"}, 422: {"description": "empty, unreadable or blank image"}})
+    async def predict(request: Request) -> Answer:
+        """Read one digit: a multipart upload (field `file`) or the raw PNG/JPEG bytes as the body."""
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY:
+            raise HTTPException(413, f"body of {int(declared):,} bytes is over the {MAX_BODY:,}-byte limit")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise HTTPException(413, f"body is over the {MAX_BODY:,}-byte limit")
+        data = bytes(body)
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            data = await _upload(request, data)
+        if not data:
+            raise HTTPException(422, "empty body: send a PNG or JPEG image")
+        reader = state["reader"]
+        try:
+            image, others = await run_in_threadpool(reader.read, data, "upload")
+        except ImageError as e:
+            raise HTTPException(STATUS.get(e.kind, 422), str(e)) from None
+        [answer] = await run_in_threadpool(reader.classify, image[None], [others])
+        return Answer(**answer, input=data_url(input_png(image)))
+
+    return app
+
+
+async def _upload(request: Request, body: bytes) -> bytes:
+    """The bytes of the multipart field `file` of a request whose body was already read."""
+
+    async def replay():
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form = await Request(request.scope, replay).form()
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise HTTPException(422, "multipart body without a `file` field holding the image")
+    return await upload.read()
+
+
+def app_from_env():
+    """The app for uvicorn's worker processes (`--workers N`): the model folder comes from MODEL_ENV."""
+    return create_app(os.environ[MODEL_ENV])
+
+
+def serve(*, export_dir: Path | str, host: str, port: int, workers: int) -> None:
+    """Run the service until Ctrl-C. The model is checked first, so a bad folder is one error line."""
+    import uvicorn
+
+    Reader.load(export_dir)
+    if workers == 1:
+        uvicorn.run(create_app(export_dir), host=host, port=port, log_level="info")
+    else:
+        os.environ[MODEL_ENV] = str(Path(export_dir).resolve())
+        uvicorn.run("stages.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")

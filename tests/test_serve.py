@@ -1,0 +1,98 @@
+"""scratchnet serve through FastAPI's test client: answers, the page, and every bad request."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from stages import serve as serve_module
+from stages.predict import predict
+
+
+def png(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def one() -> np.ndarray:
+    page = np.full((60, 50), 255, np.uint8)
+    page[10:50, 22:28] = 0  # a "1", dark on white
+    return page
+
+
+@pytest.fixture(scope="module")
+def client(digits_model):
+    with TestClient(serve_module.create_app(digits_model)) as c:
+        yield c
+
+
+def test_health_version_and_docs(client):
+    assert client.get("/health").json() == {"status": "ready"}
+    version = client.get("/version").json()
+    assert version["scratchnet"] and version["model"]["input"] == [8, 8]
+    assert client.get("/docs").status_code == 200
+    assert "/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_health_says_loading_until_the_model_is_loaded(digits_model):
+    app = serve_module.create_app(digits_model)
+    assert TestClient(app).get("/health").status_code == 503  # no lifespan ran: nothing loaded
+    with TestClient(app) as c:
+        assert c.get("/health").status_code == 200
+
+
+def test_raw_body_and_multipart_give_what_predict_gives(client, digits_model, tmp_path):
+    body = png(one())
+    (tmp_path / "one.png").write_bytes(body)
+    [expected] = predict([tmp_path / "one.png"], digits_model)
+    raw = client.post("/predict", content=body, headers={"Content-Type": "image/png"})
+    form = client.post("/predict", files={"file": ("one.png", body, "image/png")})
+    for r in (raw, form):
+        assert r.status_code == 200, r.text
+        got = r.json()
+        assert {k: got[k] for k in ("digit", "probability", "probabilities", "uncertain")} == \
+            {k: expected[k] for k in ("digit", "probability", "probabilities", "uncertain")}
+        seen = Image.open(io.BytesIO(base64.b64decode(got["input"].split(",", 1)[1])))
+        assert seen.size == (8, 8)  # the digits model's input: what the model saw
+
+
+@pytest.mark.parametrize("body, status, words", [
+    (b"hello, not an image", 415, "not an image"),
+    (b"", 422, "empty body"),
+    (png(np.full((40, 40), 250, np.uint8)), 422, "looks blank"),
+    (png(np.zeros((9000, 9000), bool)), 413, "pixel bound"),
+])
+def test_bad_requests_get_one_json_error_and_the_server_keeps_serving(client, body, status, words):
+    r = client.post("/predict", content=body, headers={"Content-Type": "application/octet-stream"})
+    assert r.status_code == status and words in r.json()["error"], r.text
+    assert set(r.json()) == {"error"}
+    assert client.post("/predict", content=png(one())).status_code == 200
+
+
+def test_a_body_over_the_limit_is_413(client, monkeypatch):
+    monkeypatch.setattr(serve_module, "MAX_BODY", 1000)
+    r = client.post("/predict", content=b"\x89PNG" + b"\x00" * 5000)
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+    monkeypatch.undo()
+    assert client.post("/predict", content=png(one())).status_code == 200
+
+
+def test_multipart_without_a_file_field(client):
+    r = client.post("/predict", data={"note": "no image"}, files={"other": ("x.txt", b"x", "text/plain")})
+    assert r.status_code == 422 and "`file` field" in r.json()["error"]
+
+
+def test_the_page_works_offline_and_on_touch_screens(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "<canvas" in html and "touch-action: none" in html and 'name="viewport"' in html
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", html), "the page must load nothing from elsewhere"
+    assert "@import" not in html and "fonts.googleapis" not in html

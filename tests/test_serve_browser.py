@@ -1,0 +1,96 @@
+"""The draw-a-digit page in a real browser: headless Chromium draws digits with mouse strokes on
+the canvas of a page served on 127.0.0.1, and reads the answers the page shows.
+
+The screenshot goes to $SCRATCHNET_SCREENSHOT_DIR (docs/ for the README's picture) or a temp folder.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.browser import ARGS, CHROMIUM, SKIP_REASON
+
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
+
+
+def arc(cx, cy, rx, ry, start, end, n=24):
+    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+            for a in (start + (end - start) * i / (n - 1) for i in range(n))]
+
+
+# strokes in the canvas's own 280x280 pixels, each a polyline the mouse follows with the button down
+DIGITS = {
+    0: [arc(140, 140, 55, 88, -90, 275, 40)],
+    1: [[(135, 45), (142, 235)]],
+    2: [[*arc(140, 100, 55, 48, 180, 395, 24), (85, 232), (210, 232)]],
+    3: [arc(135, 92, 48, 42, -160, 90, 20) + arc(135, 180, 55, 48, -90, 150, 22)],
+    4: [[(160, 45), (78, 170), (210, 170)], [(168, 95), (168, 240)]],
+    7: [[(78, 55), (205, 55), (115, 238)]],
+}
+
+
+@pytest.fixture(scope="module")
+def server(mnist_model):
+    import uvicorn
+
+    from stages.serve import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(create_app(mnist_model[0]), host="127.0.0.1", port=port, log_level="warning")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def draw(page, strokes):
+    box = page.locator("#pad").bounding_box()
+    scale = box["width"] / 280
+    for stroke in strokes:
+        x0, y0 = stroke[0]
+        page.mouse.move(box["x"] + x0 * scale, box["y"] + y0 * scale)
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=4)
+        page.mouse.up()
+
+
+def test_drawn_digits_are_read_on_the_page(server, tmp_path):
+    shots = Path(os.environ.get("SCRATCHNET_SCREENSHOT_DIR") or tmp_path)
+    read, errors, offsite = {}, [], []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 820, "height": 620})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server)
+                       else (offsite.append(route.request.url), route.abort()))
+            page.goto(server + "/")
+            for digit, strokes in DIGITS.items():
+                page.click("#clear")
+                draw(page, strokes)
+                page.wait_for_function("document.querySelector('#seen').src.startsWith('data:image/png')", timeout=10_000)
+                read[digit] = page.inner_text("#answer").strip()
+                if digit == 3:
+                    page.screenshot(path=str(shots / "serve-page.png"))
+        finally:
+            browser.close()
+    assert not errors and not offsite, (errors, offsite)
+    assert read == {d: str(d) for d in DIGITS}, read
+    assert (shots / "serve-page.png").stat().st_size > 10_000
