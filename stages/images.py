@@ -27,6 +27,8 @@ def _open(source: Path | bytes, path: str):
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow refuses (rather than warns about) anything twice this
 
     if isinstance(source, Path):
+        if source.is_dir():
+            raise ImageError(f"{path}: a folder, not an image file (give the files, e.g. {path}/*.png)")
         if not source.is_file():
             raise ImageError(f"{path}: file not found")
         if source.stat().st_size == 0:

@@ -56,6 +56,8 @@ class Reader:
         import onnxruntime as ort
 
         export_dir = Path(export_dir)
+        if not (export_dir / modelfile.MANIFEST).is_file():
+            raise ModelFormatError(f"{export_dir}: no exported model here (run `dvc repro` or `scratchnet export` first)")
         manifest = modelfile.read_manifest(export_dir)
         onnx_path, cal_path = export_dir / "model.onnx", export_dir / uncertainty.FILE
         for path in (onnx_path, cal_path):

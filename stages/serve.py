@@ -19,8 +19,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .errors import ImageError
@@ -49,12 +53,28 @@ def create_app(export_dir: Path | str) -> FastAPI:
         yield
         state.clear()
 
-    app = FastAPI(title="scratchnet", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="scratchnet", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Handwritten-digit recognition with a network written from scratch in NumPy.")
 
-    @app.exception_handler(HTTPException)
+    @app.exception_handler(StarletteHTTPException)  # ours, and the framework's 404 and 405 too
     async def one_line(request, exc):
-        return JSONResponse({"error": exc.detail}, status_code=exc.status_code)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request, exc):
+        return JSONResponse({"error": "; ".join(e.get("msg", "invalid") for e in exc.errors())}, status_code=422)
+
+    # the OpenAPI page from the swagger-ui-bundle package, not a CDN: /docs works offline too
+    import swagger_ui_bundle
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="scratchnet API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:

@@ -169,7 +169,12 @@ def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
 
 def test_missing_model_folder(tmp_path):
     result = runner.invoke(app, ["predict", str(tmp_path / "x.png"), "--model", str(tmp_path / "none")])
-    assert result.exit_code == 1 and "run `scratchnet train`" in result.output
+    assert result.exit_code == 1 and "no exported model here (run `dvc repro` or `scratchnet export` first)" in result.output
+
+
+def test_a_folder_is_named_as_a_folder(digits_model, tmp_path):
+    [result] = predict([tmp_path], digits_model)
+    assert "a folder, not an image file" in result["error"]
 
 
 def test_to_gray_handles_modes(tmp_path):

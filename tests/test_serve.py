@@ -37,8 +37,16 @@ def test_health_version_and_docs(client):
     assert client.get("/health").json() == {"status": "ready"}
     version = client.get("/version").json()
     assert version["scratchnet"] and version["model"]["input"] == [8, 8]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "cdn" not in docs.text.lower()  # offline: assets served here
+    for asset in re.findall(r"(/docs-assets/[\w.-]+)", docs.text):
+        assert client.get(asset).status_code == 200, asset
     assert "/predict" in client.get("/openapi.json").json()["paths"]
+
+
+def test_every_error_is_json_with_an_error_field(client):
+    assert client.get("/nowhere").json() == {"error": "Not Found"}
+    assert client.get("/predict").status_code == 405 and set(client.get("/predict").json()) == {"error"}
 
 
 def test_health_says_loading_until_the_model_is_loaded(digits_model):
