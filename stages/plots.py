@@ -72,3 +72,44 @@ def worst_png(images: np.ndarray, actual: np.ndarray, predicted: np.ndarray, con
         axes[0, 0].text(0.5, 0.5, "no misclassified images", ha="center")
     fig.tight_layout()
     _save(plt, fig, path)
+
+
+def first_layer_png(weights: np.ndarray, input_shape: tuple[int, ...], path: Path | str) -> None:
+    """What the first layer looks for: conv filters W (O, C, kh, kw) as kh x kw tiles (first input
+    channel), or a dense layer's W (D, U) as U tiles of the input's (H, W) shape. Red is positive,
+    blue negative, each tile on its own symmetric scale."""
+    if weights.ndim == 4:
+        tiles = weights[:, 0]
+    elif weights.shape[0] == int(np.prod(input_shape[-2:])):
+        tiles = weights.T.reshape(-1, *input_shape[-2:])
+    else:  # a dense layer behind pooling: its inputs are no image, so each unit is a strip
+        tiles = weights.T[:, None, :]
+    n = len(tiles)
+    cols = min(n, 16)
+    rows = -(-n // cols)
+    plt, fig, axes = _figure(rows, cols, figsize=(0.7 * cols, 0.7 * rows + 0.5), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, tile in zip(axes.flat, tiles):
+        scale = float(np.abs(tile).max()) or 1.0
+        ax.imshow(tile, cmap="RdBu_r", vmin=-scale, vmax=scale)
+    kind = "conv filters" if weights.ndim == 4 else "dense weights, one tile per unit"
+    fig.suptitle(f"first layer: {n} {kind}", fontsize=9)
+    fig.tight_layout()
+    _save(plt, fig, path)
+
+
+def per_class_png(recall: np.ndarray, classes: list, path: Path | str) -> None:
+    """Test accuracy of each class (its recall), as horizontal bars."""
+    plt, fig, ax = _figure(figsize=(6, 0.9 + 0.3 * len(classes)))
+    y = np.arange(len(classes))
+    ax.barh(y, recall, color="#3b6cf6")
+    for yi, r in zip(y, recall):
+        ax.text(min(r, 1.0) - 0.002, yi, f"{r:.2%}", ha="right", va="center", fontsize=7, color="white")
+    low = max(0.0, float(np.min(recall)) - 0.02) if len(recall) else 0.0
+    ax.set(yticks=y, yticklabels=classes, xlim=(low, 1.0), xlabel="test accuracy of the class (recall)",
+           title="per-class accuracy (test)")
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    _save(plt, fig, path)

@@ -25,7 +25,7 @@ def test_digits_pipeline_reruns_only_what_changed(tmp_path):
     per_class = (repo / "artifacts/plots/per_class.csv").read_text().splitlines()
     assert per_class[0] == "class,precision,recall,f1,support" and len(per_class) == 1 + 10
     assert json.loads((repo / "artifacts/metrics/export.json").read_text())["onnx_argmax_agreement"] == 1.0
-    for name in ("confusion.csv", "confusion.png", "curves.png", "worst.png", "history.tsv"):
+    for name in ("confusion.csv", "confusion.png", "curves.png", "worst.png", "history.tsv", "first_layer.png", "per_class.png"):
         assert (repo / "artifacts/plots" / name).stat().st_size > 0
     commit(repo, "baseline")
 
