@@ -45,10 +45,14 @@ def _open(source: Path | bytes, path: str):
         raise ImageError(f"{path}: too large to decode safely ({e})", "too_large") from None
     except (OSError, ValueError) as e:
         raise ImageError(f"{path}: cannot open ({e})") from None
-    if im.width * im.height > MAX_PIXELS:
+    try:
+        size, frames = im.width * im.height, getattr(im, "n_frames", 1)
+    except Exception as e:  # a damaged header Pillow only trips over here (TIFF: "Missing dimensions")
+        raise ImageError(f"{path}: cannot decode ({e})") from None
+    if size > MAX_PIXELS:
         raise ImageError(f"{path}: {im.width}x{im.height} is above the {MAX_PIXELS:,}-pixel bound", "too_large")
-    if getattr(im, "n_frames", 1) > 1:
-        raise ImageError(f"{path}: has {im.n_frames} frames (animated or multi-page); give a single image")
+    if frames > 1:
+        raise ImageError(f"{path}: has {frames} frames (animated or multi-page); give a single image")
     return im
 
 
@@ -75,7 +79,7 @@ def to_gray(source: Path | str | bytes, *, name: str | None = None) -> np.ndarra
             white = Image.new("RGBA", im.size, (255, 255, 255, 255))
             im = Image.alpha_composite(white, im)
         return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    except (OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError, TypeError, EOFError) as e:  # Pillow's decoders raise any of these
         raise ImageError(f"{path}: cannot decode ({e})") from None
 
 
@@ -107,7 +111,9 @@ def ink_map(gray: np.ndarray) -> np.ndarray:
 
     h, w = gray.shape
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    dark_on_light = float(np.median(border)) > 0.5
+    # the page is whichever end of the image's range the border sits nearer: dim paper is still paper
+    low, high = np.percentile(gray, [0.05, 99.95])  # extremes, bar a few hot pixels: a small digit counts
+    dark_on_light = float(np.median(border)) > (low + high) / 2
     width = max(3, max(h, w) // 8) | 1  # wider than a stroke of a digit that fills the page
     smooth = ndimage.gaussian_filter(gray, max(0.7, max(h, w) / 400))  # sensor noise, JPEG blocks
     if dark_on_light:

@@ -115,6 +115,10 @@ SCHEMA: dict[str, dict[str, Field]] = {
                               low=0.0, low_open=True),
         "clip_norm": _preset(float, "scale the gradients so their joint L2 norm is at most clip_norm",
                              low=0.0, low_open=True),
+        "augment_rotate": _preset(float, "rotate each training image by up to this many degrees either way (0: off)",
+                                  low=0.0, high=45.0),
+        "augment_scale": _preset(float, "scale each training image by a factor in [1 - augment_scale, 1 + augment_scale] "
+                                 "(0: off)", low=0.0, high=0.5),
         "augment_shift": _preset(int, "shift each training image by up to this many pixels (0: off)", low=0, high=4),
         "shards": _preset(int, "split each batch into this many slices trained at once on separate threads "
                           "(data parallel; results depend on it, not on the core count)", low=1, high=64),
@@ -144,7 +148,7 @@ def validate(stage: str, section: Any, overrides: dict[str, Any] | None = None) 
     if not isinstance(section, dict):
         raise ParamsError(f"{stage}: expected a mapping of keys to values, got {type(section).__name__}")
     merged = {**section, **(overrides or {})}
-    unknown = sorted(set(merged) - set(schema))
+    unknown = sorted(map(str, set(merged) - set(schema)))
     if unknown:
         key = str(unknown[0])
         section_prefix = key.partition(".")[0]

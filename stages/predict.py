@@ -107,45 +107,44 @@ def data_url(png: bytes) -> str:
 def predict(paths: list[Path | str], export_dir: Path | str, *, save_inputs: Path | str | None = None) -> list[dict]:
     """One result per image (every image of an .npz counts), in order: {"file", "digit",
     "probability", "probabilities", "uncertain"}, or {"file", "error"} for one that cannot be read.
-    With save_inputs, the 28x28 image the model saw is written there as FILE-STEM.png."""
+    With save_inputs, the 28x28 image the model saw is written there as STEM.png (image i of an
+    .npz: STEM-i.png)."""
     reader = Reader.load(export_dir)
-    slots, images, marks = [], [], []  # slots: (name, index into images) or (name, error)
+    slots, images, marks = [], [], []  # slots: (name, stem, index into images) or (name, None, error)
     for path in map(Path, paths):
         try:
             if path.suffix == ".npz":
                 x = _load_npz(path, reader.size)
                 for i, image in enumerate(x):
-                    slots.append((f"{path}[{i}]", len(images)))
+                    slots.append((f"{path}[{i}]", f"{path.stem}-{i}", len(images)))
                     images.append(image)
                     marks.append(0)
                 continue
             image, others = reader.read(path, str(path))
         except ScratchnetError as e:
-            slots.append((str(path), str(e)))
+            slots.append((str(path), None, str(e)))
             continue
-        slots.append((str(path), len(images)))
+        slots.append((str(path), path.stem, len(images)))
         images.append(image)
         marks.append(others)
     answers = reader.classify(np.stack(images), marks) if images else []
     if save_inputs is not None:
-        _save_inputs(Path(save_inputs), slots, images)
-    return [{"file": name, **answers[slot]} if isinstance(slot, int) else {"file": name, "error": slot}
-            for name, slot in slots]
+        _save_inputs(Path(save_inputs), [(stem, images[i]) for _, stem, i in slots if stem is not None])
+    return [{"file": name, **answers[slot]} if stem is not None else {"file": name, "error": slot}
+            for name, stem, slot in slots]
 
 
-def _save_inputs(folder: Path, slots: list, images: list) -> None:
+def _save_inputs(folder: Path, named: list[tuple[str, np.ndarray]]) -> None:
+    """Write each (stem, image) as folder/STEM.png; a repeated stem gets "_" appended."""
     from . import atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
-    for name, slot in slots:
-        if not isinstance(slot, int):
-            continue
-        stem = Path(name.split("[")[0]).stem + (f"-{name.rsplit('[', 1)[1][:-1]}" if name.endswith("]") else "")
+    for stem, image in named:
         while stem in used:
             stem += "_"
         used.add(stem)
-        atomic.write_bytes(folder / f"{stem}.png", input_png(images[slot]))
+        atomic.write_bytes(folder / f"{stem}.png", input_png(image))
 
 
 def format_lines(results: list[dict]) -> str:

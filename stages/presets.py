@@ -20,13 +20,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "seed-mlp": {
         "layers": MLP_LAYERS, "epochs": 30, "batch_size": 128, "optimizer": "sgd", "lr": 0.01,
         "momentum": 0.0, "weight_decay": 0.0, "schedule": "exponential", "lr_decay": 0.95, "step_size": 10,
-        "clip_dz": 10.0, "clip_value": 5.0, "clip_norm": None, "augment_shift": 0, "shards": 1,
+        "clip_dz": 10.0, "clip_value": 5.0, "clip_norm": None, "augment_rotate": 0.0, "augment_scale": 0.0, "augment_shift": 0, "shards": 1,
     },
     # The same 784-128-64-10 shape with a better recipe.
     "mlp": {
         "layers": MLP_LAYERS, "epochs": 30, "batch_size": 128, "optimizer": "nesterov", "lr": 0.05,
         "momentum": 0.9, "weight_decay": 5e-4, "schedule": "cosine", "lr_decay": 0.95, "step_size": 10,
-        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 1, "shards": 1,
+        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_rotate": 0.0, "augment_scale": 0.0, "augment_shift": 1, "shards": 1,
     },
     "cnn": {
         "layers": [
@@ -40,7 +40,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         ],
         "epochs": 12, "batch_size": 128, "optimizer": "adam", "lr": 0.002, "momentum": 0.9,
         "weight_decay": 0.0, "schedule": "cosine", "lr_decay": 0.95, "step_size": 10,
-        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_shift": 1,
-        "shards": 2,  # each batch in two halves on two threads: see parallel.py
+        "clip_dz": None, "clip_value": None, "clip_norm": None, "augment_rotate": 0.0, "augment_scale": 0.0,
+        "augment_shift": 1, "shards": 2,  # each batch in two halves on two threads: see parallel.py
     },
 }

@@ -60,6 +60,13 @@ def create_app(export_dir: Path | str) -> FastAPI:
     async def one_line(request, exc):
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request, exc):  # never a bare 500 page: the client gets JSON, the log the trace
+        import logging
+
+        logging.getLogger("uvicorn.error").exception("unexpected error on %s", request.url.path)
+        return JSONResponse({"error": f"internal error ({type(exc).__name__}); the server keeps serving"}, status_code=500)
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc):
         return JSONResponse({"error": "; ".join(e.get("msg", "invalid") for e in exc.errors())}, status_code=422)
@@ -105,7 +112,7 @@ def create_app(export_dir: Path | str) -> FastAPI:
             if len(body) > MAX_BODY:
                 raise HTTPException(413, f"body is over the {MAX_BODY:,}-byte limit")
         data = bytes(body)
-        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
             data = await _upload(request, data)
         if not data:
             raise HTTPException(422, "empty body: send a PNG or JPEG image")
@@ -127,10 +134,16 @@ async def _upload(request: Request, body: bytes) -> bytes:
         return {"type": "http.request", "body": body, "more_body": False}
 
     form = await Request(request.scope, replay).form()
-    upload = form.get("file")
-    if upload is None or isinstance(upload, str):
-        raise HTTPException(422, "multipart body without a `file` field holding the image")
-    return await upload.read()
+    try:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(422, "multipart body without a `file` field holding the image")
+        data = await upload.read()
+        if not data:
+            raise HTTPException(422, "the `file` field is empty: send a PNG or JPEG image")
+        return data
+    finally:
+        await form.close()
 
 
 def app_from_env():

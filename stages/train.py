@@ -17,6 +17,7 @@ import numpy as np
 
 from . import atomic, modelfile, nn
 from . import params as P
+from .augment import augment
 from .errors import ParamsError, TrainingDiverged
 from .preprocess import load_split
 from .presets import PRESETS
@@ -56,21 +57,6 @@ def make_optimizer(recipe: dict, model: nn.Sequential) -> nn.optim.Optimizer:
     return nn.SGD(weights, grads, lr=lr, momentum=momentum, nesterov=kind == "nesterov", weight_decay=wd)
 
 
-def random_shift(x: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Shift each image of x (N, C, H, W) by up to max_shift pixels each way, filling with zeros."""
-    n, _, h, w = x.shape
-    k = max_shift
-    padded = np.pad(x, ((0, 0), (0, 0), (k, k), (k, k)))
-    offsets = rng.integers(0, (2 * k + 1) ** 2, size=n)
-    out = np.empty_like(x)
-    # one slice per distinct offset: (2k+1)^2 block copies instead of a gather per pixel
-    for offset in np.unique(offsets):
-        rows = np.flatnonzero(offsets == offset)
-        dy, dx = divmod(int(offset), 2 * k + 1)
-        out[rows] = padded[rows, :, dy:dy + h, dx:dx + w]
-    return out
-
-
 def evaluate_split(model: nn.Sequential | nn.Trainer, x: np.ndarray, y: np.ndarray,
                    batch_size: int = 1000) -> tuple[float, float]:
     """(mean loss, accuracy) of `model` on x (N, C, H, W) with one-hot y (N, K)."""
@@ -92,14 +78,14 @@ def _bar(total: int, epoch: int, epochs: int):
 def train_epoch(trainer: nn.Trainer, recipe: dict, x: np.ndarray, y: np.ndarray, order: np.ndarray,
                 augment_rng: np.random.Generator, epoch: int) -> tuple[float, float]:
     """One pass over x (N, C, H, W), y (N, K) one-hot in `order`; returns (mean loss, accuracy)."""
-    bs, shift = recipe["batch_size"], recipe["augment_shift"]
+    bs = recipe["batch_size"]
+    rotate, scale, shift = recipe["augment_rotate"], recipe["augment_scale"], recipe["augment_shift"]
     start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
     with _bar(len(x), epoch, recipe["epochs"]) as bar:
         for b, i in enumerate(range(0, len(x), bs), start=1):
             idx = order[i:i + bs]
             xb, yb = x[idx], y[idx]
-            if shift:
-                xb = random_shift(xb, shift, augment_rng)
+            xb = augment(xb, augment_rng, rotate=rotate, scale=scale, shift=shift)
             loss, logits = trainer.step(xb, yb)
             if not math.isfinite(loss):
                 raise TrainingDiverged(f"loss became {loss} at epoch {epoch}, batch {b}: lower train.lr or enable clipping")

@@ -2,7 +2,7 @@
 
 Softmax confidence alone is a weak detector: the network is confident on shapes it never saw. So two
 scores are combined, each turned into a rank against the held-back validation digits (the fraction
-of them that score lower):
+of them that score no higher):
 
 - 1 - max softmax probability;
 - the cosine distance from the image's penultimate-layer features (the input of the last dense

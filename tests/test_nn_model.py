@@ -167,3 +167,31 @@ def test_backward_stops_at_the_first_trainable_layer():
     logits = mlp.forward(np.zeros((2, 1, 28, 28), np.float32), train=True)
     mlp.backward(np.ones_like(logits))  # the flatten in front is never asked for a gradient
     assert all(np.isfinite(g).all() for g in mlp.gradients().values())
+
+
+def test_a_trainer_refuses_an_optimizer_bound_to_another_model():
+    a = nn.build(SMALL_CNN, (1, 8, 8), 4, np.random.default_rng(0))
+    b = nn.build(SMALL_CNN, (1, 8, 8), 4, np.random.default_rng(0))
+    opt = nn.SGD(b.parameters(), b.gradients(), lr=0.1)
+    with pytest.raises(ValueError, match="other arrays"):
+        nn.Trainer(a, opt, loss=nn.softmax_cross_entropy)
+
+
+def test_optimizer_state_dict_is_a_snapshot():
+    model = nn.build(SMALL_CNN, (1, 8, 8), 4, np.random.default_rng(0))
+    opt = nn.Adam(model.parameters(), model.gradients(), lr=0.01)
+    model.gradients().flat[...] = 1
+    opt.step()
+    saved = opt.state_dict()
+    before = {k: v.copy() for k, v in saved.items()}
+    opt.step()
+    assert all(np.array_equal(saved[k], before[k]) for k in saved)
+
+
+def test_a_model_ending_in_relu_leaves_the_callers_gradient_alone():
+    model = nn.build([{"type": "flatten"}, {"type": "dense", "units": "classes"}, {"type": "relu"}],
+                     (1, 2, 2), 3, np.random.default_rng(0))
+    model.forward(np.random.default_rng(1).standard_normal((5, 1, 2, 2)).astype(np.float32), train=True)
+    dy = np.ones((5, 3), np.float32)
+    model.backward(dy)
+    assert (dy == 1).all()

@@ -8,6 +8,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from stages.cli import app
+from stages.errors import ImageError
 from stages.images import mnist_style, to_gray
 from stages.predict import predict
 
@@ -153,6 +154,7 @@ def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
         results = predict(paths, export_dir)
         right = sum(r.get("digit") == label for r, (label, _) in zip(results, items))
         assert right >= 9, (condition, results)
+        assert not any(r.get("uncertain") for r in results), (condition, results)
     flagged = total = 0
     for kind, items in non_digits().items():
         paths = []
@@ -182,3 +184,18 @@ def test_to_gray_handles_modes(tmp_path):
     assert to_gray(tmp_path / "w16.png").max() == pytest.approx(1.0)
     Image.new("LA", (4, 4), (0, 0)).save(tmp_path / "clear.png")  # fully transparent: white paper
     assert to_gray(tmp_path / "clear.png").min() == pytest.approx(1.0)
+
+
+def test_dim_paper_is_still_paper_and_a_damaged_header_is_one_error(tmp_path):
+    page = np.full((60, 50), 0.45)  # grey paper darker than mid-grey, darker ink on it
+    page[10:50, 22:28] = 0.08
+    Image.fromarray((page * 255).astype(np.uint8)).save(tmp_path / "dim.png")
+    seen = mnist_style(to_gray(tmp_path / "dim.png"))
+    assert seen.max() > 0.9 and seen[:, :8].max() == 0  # the stroke, white on black, centred
+    tiff = tmp_path / "broken.tif"
+    Image.new("L", (20, 20), 255).save(tiff)
+    data = bytearray(tiff.read_bytes())
+    data[8:40] = b"\x00" * 32  # wipe the first IFD entries: no dimensions
+    tiff.write_bytes(bytes(data))
+    with pytest.raises(ImageError):
+        to_gray(tiff)

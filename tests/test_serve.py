@@ -92,6 +92,26 @@ def test_a_body_over_the_limit_is_413(client, monkeypatch):
     assert client.post("/predict", content=png(one())).status_code == 200
 
 
+def test_a_streamed_body_over_the_limit_is_413_too(client, monkeypatch):
+    monkeypatch.setattr(serve_module, "MAX_BODY", 1000)
+
+    def chunks():  # no Content-Length: the limit is enforced while reading
+        for _ in range(10):
+            yield b"\x00" * 500
+    r = client.post("/predict", content=chunks())
+    assert r.status_code == 413 and "limit" in r.json()["error"]
+
+
+def test_multipart_in_any_case_and_an_empty_file_field(client):
+    body, boundary = png(one()), "XyZ"
+    payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
+               f"Content-Type: image/png\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
+    r = client.post("/predict", content=payload, headers={"Content-Type": f"Multipart/Form-Data; boundary={boundary}"})
+    assert r.status_code == 200, r.text
+    r = client.post("/predict", files={"file": ("a.png", b"", "image/png")})
+    assert r.status_code == 422 and "`file` field is empty" in r.json()["error"]
+
+
 def test_multipart_without_a_file_field(client):
     r = client.post("/predict", data={"note": "no image"}, files={"other": ("x.txt", b"x", "text/plain")})
     assert r.status_code == 422 and "`file` field" in r.json()["error"]

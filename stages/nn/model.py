@@ -70,7 +70,8 @@ def fast_plan(layers: list[Layer]) -> Plan:
       and that layer skips its own input gradient (for an MLP behind a flatten, a third of the first
       layer's backward work);
     - ReLU in place: forward right after a dense or conv layer (whose fresh output nobody else
-      holds), backward always (the gradient it receives is never read again by its producer),
+      holds), backward unless it is the last layer (the gradient it receives from the layer after
+      it is never read again),
       saving an allocation and a pass each way.
     The architecture, the saved model and the ONNX export keep the written order.
     """
@@ -82,9 +83,9 @@ def fast_plan(layers: list[Layer]) -> Plan:
     first = next((i for i, layer in enumerate(order) if layer.params), len(order))
     if first < len(order):
         order[first].input_grad = False
-    for before, layer in zip([None, *order], order):
+    for i, (before, layer) in enumerate(zip([None, *order], order)):
         if isinstance(layer, ReLU):
-            layer.inplace_backward = True
+            layer.inplace_backward = i < len(order) - 1  # the last layer's dy is the caller's: not ours to overwrite
             layer.inplace_forward = isinstance(before, (Dense, Conv2D))
     return Plan("fast", order, first)
 

@@ -32,6 +32,7 @@ class Optimizer:
         self.steps = 0
         self._flat = _flat_pair(params, grads)  # (params buffer, grads buffer) or None
         self._flat_state: dict[str, np.ndarray] = {}  # slot -> flat buffer whose views are in self.state
+        self._decay_for: float | None = None  # the weight_decay the flat decay buffer was built for
         self._temp: dict[tuple, np.ndarray] = {}
 
     def step(self) -> None:
@@ -40,6 +41,9 @@ class Optimizer:
         if self._flat is not None:
             p, g = self._flat
             if self.weight_decay:  # g + decay * p, decay being weight_decay on weights and 0 on biases
+                if self._decay_for != self.weight_decay:  # built, or rebuilt after weight_decay changed
+                    self._flat_state.pop("decay", None)
+                    self._decay_for = self.weight_decay
                 decay = self._flat_slot("decay", fill=self._decay_of)
                 decayed = np.multiply(decay, p, out=self._scratch(p, "decayed"))
                 g = np.add(g, decayed, out=decayed)
@@ -90,10 +94,13 @@ class Optimizer:
         return flat
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {**self.state, "steps": np.array(self.steps)}
+        """A copy of the state, keyed "name.slot", plus "steps": later steps do not change it."""
+        return {**{k: v.copy() for k, v in self.state.items()}, "steps": np.array(self.steps)}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         state = dict(state)
+        if "steps" not in state:
+            raise ValueError("optimizer state without its step count ('steps')")
         self.steps = int(state.pop("steps"))
         self.state = {k: np.array(v) for k, v in state.items()}
         self._flat_state = {}

@@ -29,8 +29,9 @@ class Trainer:
     def __init__(self, model: Sequential, optimizer: Optimizer, *, loss, shards: int = 1,
                  rng: np.random.Generator | None = None, clip_dz: float | None = None,
                  clip_value: float | None = None, clip_norm: float | None = None, threads: int | None = None):
-        if list(optimizer.params) != list(model.parameters()):
-            raise ValueError("the optimizer is bound to other parameters than the model's")
+        mine = model.parameters()
+        if list(optimizer.params) != list(mine) or any(optimizer.params[k] is not v for k, v in mine.items()):
+            raise ValueError("the optimizer is bound to other arrays than this model's parameters")
         self.model, self.optimizer = model, optimizer
         self.clip_dz, self.clip_value, self.clip_norm = clip_dz, clip_value, clip_norm
         rng = rng if rng is not None else np.random.default_rng(0)

@@ -177,6 +177,8 @@ CASES = {
     "params: negative learning rate": _train("lr=-0.1"),
     "params: zero batch size": _train("batch_size=0"),
     "params: zero epochs": _train("epochs=0"),
+    "params: rotation over 45 degrees": _train("augment_rotate=90"),
+    "params: negative scale jitter": _train("augment_scale=-0.1"),
     "params: unknown preset": _train("model=resnet50"),
     "params: unknown optimizer": _train("optimizer=rmsprop"),
     "params: unknown layer": _train("model=custom", "layers=[{type: lstm}]"),
