@@ -239,8 +239,8 @@ def score(export_dir: str) -> str:
             said, total = said + blank + flagged, total + len(results)
             rows.append(f"| {kind} | {blank}/{len(results)} | {flagged}/{len(results)} | {blank + flagged}/{len(results)} |")
         rows.append(f"| **all** | | | **{said}/{total} ({said / total:.0%})** |")
-    rate = json.loads((Path(export_dir).parents[1] / "artifacts" / "metrics" / "export.json").read_text()
-                      if (Path(export_dir).parents[1] / "artifacts" / "metrics" / "export.json").is_file() else "{}")
+    metrics = Path(export_dir).parent / "metrics" / "export.json"  # artifacts/export -> artifacts/metrics
+    rate = json.loads(metrics.read_text()) if metrics.is_file() else {}
     if "uncertain_test_rate" in rate:
         rows.append(f"\nMNIST test digits flagged uncertain: {rate['uncertain_test_rate']:.2%}")
     return "\n".join(rows)
