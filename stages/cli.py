@@ -230,9 +230,29 @@ def evaluate(
 
 
 @app.command()
+def negatives(
+    data: Annotated[Path, typer.Option(help="Folder with the prepared splits (meta.json gives the image size).")] = Path("data/prepared"),
+    out: Annotated[Path, typer.Option(help="The drawn non-digits (.npz, x uint8 (N, H, W)).")] = Path("data/negatives.npz"),
+    params_file: ParamsFile = Path("params.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Draw non-digits (letters, shapes, scribbles) for the detector behind predict's `uncertain` flag."""
+    from .negatives import negatives as negatives_fn
+
+    def go():
+        prm = _section("negatives", params_file, overrides)
+        r = negatives_fn(data_dir=data, out_path=out, **prm)
+        _say(f"drew {r['count']} non-digits of {tuple(r['image_shape'])} in {out}")
+
+    run(go)
+
+
+@app.command()
 def export(
     model_dir: Annotated[Path, typer.Option(help="Trained model folder.")] = Path("artifacts/model"),
     data: Annotated[Path, typer.Option(help="Folder with the prepared splits (the test split checks the export).")] = Path("data/prepared"),
+    negatives_path: Annotated[Path, typer.Option(
+        "--negatives", help="The drawn non-digits the `uncertain` detector learns from.")] = Path("data/negatives.npz"),
     eval_metrics: Annotated[Path, typer.Option("--eval", help="Test metrics JSON, quoted in the model card.")] = Path("artifacts/metrics/eval.json"),
     out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.npz, model.json and model-card.md.")] = Path("artifacts/export"),
     metrics: Annotated[Path, typer.Option(help="Export check JSON.")] = Path("artifacts/metrics/export.json"),
@@ -244,8 +264,8 @@ def export(
 
     def go():
         prm = _section("export", params_file, overrides)
-        r = export_fn(model_dir=model_dir, data_dir=data, eval_path=eval_metrics, out_dir=out, metrics_path=metrics,
-                      **prm)
+        r = export_fn(model_dir=model_dir, data_dir=data, negatives_path=negatives_path, eval_path=eval_metrics,
+                      out_dir=out, metrics_path=metrics, **prm)
         _say(f"exported to {out}: onnxruntime agrees on {r['images']} images, max |diff| {r['max_abs_diff']:.2e}")
 
     run(go)

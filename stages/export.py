@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -77,16 +78,29 @@ def verify(theirs: np.ndarray, model: nn.Sequential, x: np.ndarray, tolerance: f
     return result
 
 
-def calibrate_uncertainty(session, data_dir: Path, input_shape) -> dict[str, np.ndarray]:
-    """The `uncertain` rule's arrays, from the training and validation splits (see uncertainty.py)."""
+def calibrate_uncertainty(session, data_dir: Path, negatives_path: Path, input_shape) -> dict[str, np.ndarray]:
+    """The `uncertain` rule's arrays, from the training and validation splits and the drawn
+    non-digits (see uncertainty.py)."""
     train, val = load_split(data_dir / "train.npz"), load_split(data_dir / "val.npz")
     if not len(val["x"]):
         val = train  # no held-back split: calibrate on training digits (the README says so)
+    again = "run `scratchnet negatives` or `dvc repro negatives`"
+    if not negatives_path.is_file():
+        raise ExportError(f"{negatives_path}: not found ({again} first)")
+    try:
+        with np.load(negatives_path, allow_pickle=False) as z:
+            negatives = z["x"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise ExportError(f"{negatives_path}: cannot read the non-digits ({e}); {again}") from None
+    if negatives.shape[1:] != tuple(input_shape[1:]):
+        raise ExportError(f"{negatives_path}: images {negatives.shape[1:]} but the model reads "
+                          f"{tuple(input_shape[1:])}; {again}")
     rng = np.random.default_rng(0)
-    pick = np.sort(rng.choice(len(train["x"]), min(uncertainty.BANK, len(train["x"])), replace=False))
-    _, bank_features = uncertainty.infer(session, model_input({"x": train["x"][pick]}, input_shape))
-    val_probs, val_features = uncertainty.infer(session, model_input(val, input_shape))
-    return uncertainty.calibrate(bank_features, val_probs, val_features)
+    pick = np.sort(rng.choice(len(train["x"]), min(uncertainty.POSITIVES, len(train["x"])), replace=False))
+    _, digits = uncertainty.infer(session, model_input({"x": train["x"][pick]}, input_shape))
+    _, others = uncertainty.infer(session, model_input({"x": negatives.astype(np.float32) / 255}, input_shape))
+    _, val_features = uncertainty.infer(session, model_input(val, input_shape))
+    return uncertainty.calibrate(digits, others, val_features, rng)
 
 
 MODEL_CARD = """# scratchnet model card
@@ -123,8 +137,8 @@ weights = np.load("model.npz", allow_pickle=False)
 """
 
 
-def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, out_dir: Path | str,
-           metrics_path: Path | str, **settings) -> dict:
+def export(*, model_dir: Path | str, data_dir: Path | str, negatives_path: Path | str, eval_path: Path | str,
+           out_dir: Path | str, metrics_path: Path | str, **settings) -> dict:
     """Export the trained model to `out_dir`; verify it on the test split; return the check result.
 
     settings: the export section of params.yaml (opset, tolerance)."""
@@ -144,8 +158,8 @@ def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str
     x_test = model_input(test, model.input_shape)
     test_probs, test_features = uncertainty.infer(session, x_test)  # one onnxruntime pass serves both checks
     result = {"opset": opset, **verify(test_probs, model, x_test, tolerance)}
-    cal = calibrate_uncertainty(session, Path(data_dir), model.input_shape)
-    result["uncertain_test_rate"] = float(uncertainty.flags(test_probs, test_features, cal).mean())
+    cal = calibrate_uncertainty(session, Path(data_dir), Path(negatives_path), model.input_shape)
+    result["uncertain_test_rate"] = float(uncertainty.flags(test_features, cal).mean())
     evaluation = json.loads(Path(eval_path).read_text()) if Path(eval_path).is_file() else {}
     card = MODEL_CARD.format(
         n_weights=model.num_parameters(), input_shape=tuple(model.input_shape), n_classes=len(manifest["classes"]),
@@ -159,7 +173,7 @@ def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str
         for name in (modelfile.ARRAYS, modelfile.MANIFEST):
             shutil.copyfile(model_dir / name, tmp / name)
         (tmp / "model-card.md").write_text(card, encoding="utf-8")
-        np.savez(tmp / uncertainty.FILE, **cal)
+        atomic.write_npz(tmp / uncertainty.FILE, **cal)
     atomic.write_json(metrics_path, {"onnx_argmax_agreement": result["argmax_agreement"],
                                      "onnx_max_abs_diff": result["max_abs_diff"],
                                      "uncertain_test_rate": result["uncertain_test_rate"]})

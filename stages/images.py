@@ -176,7 +176,12 @@ def mnist_style(gray: np.ndarray, size: tuple[int, int] = (28, 28), *, name: str
 def prepare(gray: np.ndarray, size: tuple[int, int] = (28, 28), *, name: str = "image") -> tuple[np.ndarray, int]:
     """(mnist_style's image, the number of other sizeable marks on the page)."""
     ink, others = find_digit(ink_map(_work_size(gray)), name=name)
+    return fit_box(ink, size), others
 
+
+def fit_box(ink: np.ndarray, size: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """MNIST's own normalisation: ink (H, W) in [0, 1], already cropped to the mark, scaled to fit a
+    20x20 box (for 28x28) and placed with its centre of mass at the centre of a (h, w) float32 canvas."""
     from PIL import Image
 
     h, w = size
@@ -191,4 +196,4 @@ def prepare(gray: np.ndarray, size: tuple[int, int] = (28, 28), *, name: str = "
     top, left = min(max(top, 0), h - new_h), min(max(left, 0), w - new_w)
     canvas = np.zeros(size, dtype=np.float32)
     canvas[top:top + new_h, left:left + new_w] = small
-    return canvas, others
+    return canvas

@@ -93,6 +93,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
                              low=2, nullable=True),
         "seed": Field(int, 0, "seed of the validation split", low=0),
     },
+    "negatives": {
+        "count": Field(int, 10000, "non-digit pictures (letters, shapes, scribbles) drawn for the `uncertain` "
+                       "detector that export trains", low=100, high=1_000_000),
+        "seed": Field(int, 0, "seed of the drawings", low=0),
+    },
     "train": {
         "model": Field(str, "mlp", "the preset (architecture and recipe), or custom: train.layers on the mlp "
                        "recipe", choices=("seed-mlp", "mlp", "cnn", "custom")),

@@ -56,20 +56,38 @@ def curves_png(history: list[dict], path: Path | str) -> None:
     _save(plt, fig, path)
 
 
+def _mosaic(tiles: np.ndarray, cols: int, pad: int = 1) -> np.ndarray:
+    """Tiles (N, h, w) laid out in rows of `cols`, NaN between and after them (drawn as background).
+    One image on one axes: drawing 128 small axes took matplotlib 5 s, this takes 0.3 s."""
+    n, h, w = tiles.shape
+    rows = -(-n // cols)
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), np.nan, np.float32)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, cols)
+        out[r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + w] = tile
+    return out
+
+
 def worst_png(images: np.ndarray, actual: np.ndarray, predicted: np.ndarray, confidence: np.ndarray,
               path: Path | str) -> None:
     """Grid of images (M, H, W) with their true and predicted labels."""
     m = max(len(images), 1)
     cols = min(m, 5)
     rows = -(-m // cols)
-    plt, fig, axes = _figure(rows, cols, figsize=(2 * cols, 2.2 * rows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, img, a, p, c in zip(axes.flat, images, actual, predicted, confidence):
-        ax.imshow(img, cmap="gray_r")
-        ax.set_title(f"true {a}, pred {p} ({c:.0%})", fontsize=8)
+    plt, fig, ax = _figure(figsize=(2 * cols, 2.2 * rows))
+    ax.axis("off")
     if not len(images):
-        axes[0, 0].text(0.5, 0.5, "no misclassified images", ha="center")
+        ax.text(0.5, 0.5, "no misclassified images", ha="center")
+    else:
+        h, w = images.shape[1:]
+        pad = max(2, h // 3)  # room for each image's caption
+        cmap = plt.get_cmap("gray_r").copy()
+        cmap.set_bad("white")
+        ax.imshow(_mosaic(images.astype(np.float32), cols, pad), cmap=cmap)
+        for i, (a, p, c) in enumerate(zip(actual, predicted, confidence)):
+            r, col = divmod(i, cols)
+            ax.text(col * (w + pad) + w / 2, r * (h + pad) - 0.8, f"true {a}, pred {p} ({c:.0%})",
+                    ha="center", va="bottom", fontsize=8)
     fig.tight_layout()
     _save(plt, fig, path)
 
@@ -87,14 +105,15 @@ def first_layer_png(weights: np.ndarray, input_shape: tuple[int, ...], path: Pat
     n = len(tiles)
     cols = min(n, 16)
     rows = -(-n // cols)
-    plt, fig, axes = _figure(rows, cols, figsize=(0.7 * cols, 0.7 * rows + 0.5), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, tile in zip(axes.flat, tiles):
-        scale = float(np.abs(tile).max()) or 1.0
-        ax.imshow(tile, cmap="RdBu_r", vmin=-scale, vmax=scale)
+    scale = np.abs(tiles).reshape(n, -1).max(axis=1)
+    tiles = tiles / np.where(scale > 0, scale, 1)[:, None, None]  # each tile in [-1, 1]
+    plt, fig, ax = _figure(figsize=(0.7 * cols, 0.7 * rows + 0.5))
+    ax.axis("off")
+    cmap = plt.get_cmap("RdBu_r").copy()
+    cmap.set_bad("white")
+    ax.imshow(_mosaic(tiles.astype(np.float32), cols), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     kind = "conv filters" if weights.ndim == 4 else "dense weights, one tile per unit"
-    fig.suptitle(f"first layer: {n} {kind}", fontsize=9)
+    ax.set_title(f"first layer: {n} {kind}", fontsize=9)
     fig.tight_layout()
     _save(plt, fig, path)
 

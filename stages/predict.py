@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import modelfile, uncertainty
+from . import modelfile, nn, uncertainty
 from .errors import ImageError, ModelFormatError, ScratchnetError
 from .images import prepare, to_gray
 
@@ -69,8 +69,9 @@ class Reader:
             raise ModelFormatError(f"{onnx_path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
         try:
             with np.load(cal_path, allow_pickle=False) as z:
-                cal = {k: z[k] for k in ("bank", "val_scores", "threshold")}
-        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as e:
+                cal = {k: z[k] for k in z.files}
+            uncertainty.score(cal["mean"][None], cal)  # the detector loads and runs
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, nn.SpecError) as e:
             raise ModelFormatError(f"{cal_path}: not a readable calibration ({e})") from None
         _, h, w = manifest["input_shape"]
         return cls(session, manifest["classes"], (h, w), cal)
@@ -79,7 +80,7 @@ class Reader:
         """Results for images (N, H, W) in [0, 1], MNIST-style."""
         x = images[:, None].astype(np.float32)
         probs, features = uncertainty.infer(self.session, x)
-        doubtful = uncertainty.flags(probs, features, self.calibration)
+        doubtful = uncertainty.flags(features, self.calibration)
         marks = other_marks or [0] * len(x)
         return [{"digit": self.classes[int(p.argmax())], "probability": float(p.max()),
                  "probabilities": [round(float(v), 6) for v in p],

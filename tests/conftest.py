@@ -31,7 +31,8 @@ def mnist_model(tmp_path_factory):
     if mnist_dir() is None:
         pytest.skip("local MNIST mirror not found")
     root = tmp_path_factory.mktemp("mnist")
-    export_dir = run_pipeline(root, dataset="mnist", source=str(mnist_dir()), val_size=1000, epochs=4, augment_shift=1)
+    export_dir = run_pipeline(root, dataset="mnist", source=str(mnist_dir()), val_size=1000, epochs=4, augment_shift=1,
+                              negatives_count=10000)
     return export_dir, load_split(root / "prepared" / "test.npz")
 
 

@@ -63,7 +63,12 @@ def test_stages_by_hand(tiny_idx, params, tmp_path):
     r = invoke("evaluate", "--model-dir", d / "model", "--data", d / "prep", "--history", d / "hist.tsv",
                "--metrics", d / "eval.json", "--plots", d / "plots", "-p", params)
     assert r.exit_code == 0, r.output
-    r = invoke("export", "--model-dir", d / "model", "--data", d / "prep", "--eval", d / "eval.json",
+    r = invoke("export", "--model-dir", d / "model", "--data", d / "prep", "--negatives", d / "neg.npz", "--eval", d / "eval.json",
+               "--out", d / "export", "--metrics", d / "export.json", "-p", params)
+    assert r.exit_code == 1 and "neg.npz: not found (run `scratchnet negatives`" in r.output, r.output
+    r = invoke("negatives", "--data", d / "prep", "--out", d / "neg.npz", "-p", params, "--set", "count=200")
+    assert r.exit_code == 0 and "drew 200 non-digits" in r.output, r.output
+    r = invoke("export", "--model-dir", d / "model", "--data", d / "prep", "--negatives", d / "neg.npz", "--eval", d / "eval.json",
                "--out", d / "export", "--metrics", d / "export.json", "-p", params)
     assert r.exit_code == 0, r.output
     assert (d / "export" / "model.onnx").is_file()

@@ -19,7 +19,7 @@ def test_digits_pipeline_reruns_only_what_changed(tmp_path):
     repo = make_repo(tmp_path, fetch={"dataset": "digits"}, preprocess={"val_size": 200},
                      train={"epochs": 4, "augment_shift": 0})  # a 1-pixel shift is a lot for 8x8 images
     first = sh(repo, "dvc", "repro")
-    assert ran(first.stdout) == {"check", "fetch", "preprocess", "train", "evaluate", "export"}
+    assert ran(first.stdout) == {"check", "fetch", "preprocess", "negatives", "train", "evaluate", "export"}
     evaluation = json.loads((repo / "artifacts/metrics/eval.json").read_text())
     assert evaluation["test_accuracy"] > 0.85
     per_class = (repo / "artifacts/plots/per_class.csv").read_text().splitlines()

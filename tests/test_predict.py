@@ -138,7 +138,7 @@ def test_a_batch_survives_a_bad_file(digits_model, tmp_path):
 
 def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
     """The photo-like set of tests/support/photos.py: at least 9 of 10 right in every condition,
-    nothing flagged on them, and the non-digits refused (blank, noise) or flagged."""
+    at most 2 of 110 flagged, and at least 90 % of the non-digits refused (blank) or flagged."""
     from stages.idx import read_idx
     from tests.support.data import mnist_dir
     from tests.support.photos import digit_photos, non_digits, pick_digits
@@ -146,6 +146,7 @@ def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
     export_dir, _ = mnist_model
     mnist = mnist_dir()
     digits = pick_digits(read_idx(mnist / "t10k-images-idx3-ubyte.gz"), read_idx(mnist / "t10k-labels-idx1-ubyte.gz"))
+    doubted = 0
     for condition, items in digit_photos(digits).items():
         paths = []
         for label, data in items:
@@ -154,7 +155,8 @@ def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
         results = predict(paths, export_dir)
         right = sum(r.get("digit") == label for r, (label, _) in zip(results, items))
         assert right >= 9, (condition, results)
-        assert not any(r.get("uncertain") for r in results), (condition, results)
+        doubted += sum(r.get("uncertain", False) for r in results)
+    assert doubted <= 2, doubted  # of 110: the rule flags 1 % of MNIST digits by design
     flagged = total = 0
     for kind, items in non_digits().items():
         paths = []
@@ -166,7 +168,7 @@ def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
             assert all("error" in r or r["uncertain"] for r in results), (kind, results)
         flagged += sum("error" in r or r["uncertain"] for r in results)
         total += len(results)
-    assert flagged / total > 0.5, (flagged, total)
+    assert flagged / total >= 0.9, (flagged, total)  # the issue asks 90 % (the default model: 93 %)
 
 
 def test_missing_model_folder(tmp_path):

@@ -154,6 +154,17 @@ def _image(make):
     return case
 
 
+def _export_negatives(make):
+    def case(root):
+        path = root / "bad" / "negatives.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make(path)
+        return ["export", "--model-dir", root / "artifacts/model", "--data", root / "prepared", "--negatives", path,
+                "--eval", root / "artifacts/eval.json", "--out", root / "artifacts/export",
+                "--metrics", root / "artifacts/export.json", "-p", root / "params.yaml"]
+    return case
+
+
 def _animated(path: Path) -> None:
     frames = [Image.new("L", (20, 20), c) for c in (0, 255)]
     frames[0].save(path, format="GIF", save_all=True, append_images=frames[1:])
@@ -191,6 +202,12 @@ CASES = {
     "prepared split: test .npz truncated": _split(lambda f: _write(f, f.read_bytes()[:3000]), stage="evaluate"),
     "predict: truncated .npz": _predict_npz(lambda f: _write(f, f.read_bytes()[:100])),
     "predict: .npz with one bit flipped": _predict_npz(_flip_bit),
+    "params: fewer than 100 negatives": lambda root: ["negatives", "--data", root / "prepared", "--out", root / "negatives.npz",
+                                                      "-p", root / "params.yaml", "--set", "count=5"],
+    "missing input: negatives before preprocess": lambda root: ["negatives", "--data", root / "bad" / "nothing",
+                                                                "--out", root / "negatives.npz", "-p", root / "params.yaml"],
+    "export: negatives of another image size": _export_negatives(lambda p: np.savez(p, x=np.zeros((5, 28, 28), np.uint8))),
+    "export: truncated negatives .npz": _export_negatives(lambda p: _write(p, (p.parent.parent / "negatives.npz").read_bytes()[:2000])),
     "params: val_size larger than the training set": lambda root: ["preprocess", "--raw", root / "raw", "--out", root / "prepared",
                                                                    "-p", root / "params.yaml", "--set", "val_size=100000"],
     "model: missing array": _model(lambda f: _npz(f, lambda a: a.pop("1.b"))),

@@ -14,6 +14,7 @@ import yaml
 from stages.evaluate import evaluate
 from stages.export import export
 from stages.fetch import fetch
+from stages.negatives import negatives
 from stages.preprocess import preprocess
 from stages.train import train
 from tests.support import ROOT
@@ -24,17 +25,19 @@ PIPELINE_FILES = ("dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore", "ar
 DVC_FILES = ("offline-plots.html",)  # files under .dvc/ besides config
 
 
-def run_pipeline(root: Path, *, dataset: str = "digits", source: str = "mirrors", val_size=100, **train_params) -> Path:
-    """fetch → preprocess → train → evaluate → export under `root`; returns the export folder."""
+def run_pipeline(root: Path, *, dataset: str = "digits", source: str = "mirrors", val_size=100, negatives_count=2000,
+                 **train_params) -> Path:
+    """fetch → preprocess → negatives → train → evaluate → export under `root`; returns the export folder."""
     fetch(out_dir=root / "raw", dataset=dataset, source=source)
     preprocess(raw_dir=root / "raw", out_dir=root / "prepared", val_size=val_size)
+    negatives(data_dir=root / "prepared", out_path=root / "negatives.npz", count=negatives_count)
     a = root / "artifacts"
     train(data_dir=root / "prepared", model_dir=a / "model", metrics_path=a / "train.json", timing_path=a / "timing.json",
           history_path=a / "history.tsv", log=lambda *_: None, **train_params)
     evaluate(model_dir=a / "model", data_dir=root / "prepared", history_path=a / "history.tsv",
              metrics_path=a / "eval.json", plots_dir=a / "plots")
-    export(model_dir=a / "model", data_dir=root / "prepared", eval_path=a / "eval.json", out_dir=a / "export",
-           metrics_path=a / "export.json")
+    export(model_dir=a / "model", data_dir=root / "prepared", negatives_path=root / "negatives.npz",
+           eval_path=a / "eval.json", out_dir=a / "export", metrics_path=a / "export.json")
     return a / "export"
 
 

@@ -1,0 +1,72 @@
+"""The `uncertain` rule: the drawn non-digits it learns from, and the detector calibrated on them."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from stages import negatives as neg
+from stages import uncertainty
+from stages.errors import ModelFormatError
+from stages.predict import Reader
+
+
+def test_drawings_depend_on_seed_and_count_not_on_workers():
+    one = neg.generate(1200, 7, (28, 28), workers=1)
+    two = neg.generate(1200, 7, (28, 28), workers=2)
+    assert one.dtype == np.uint8 and one.shape == (1200, 28, 28)
+    assert np.array_equal(one, two)
+    assert not np.array_equal(one[:500], neg.generate(500, 8, (28, 28), workers=1))
+    assert np.array_equal(one[:500], neg.generate(500, 7, (28, 28), workers=1))  # chunk 0 is chunk 0
+
+
+def test_drawings_look_like_mnist_inputs():
+    x = neg.generate(500, 0, (28, 28), workers=1).astype(np.float32) / 255
+    ink = x > 0.05
+    height = 28 - np.argmax(ink.any(2), 1) - np.argmax(ink.any(2)[:, ::-1], 1)
+    width = 28 - np.argmax(ink.any(1), 1) - np.argmax(ink.any(1)[:, ::-1], 1)
+    assert np.all(np.maximum(height, width) <= 21) and np.all(np.maximum(height, width) >= 19)  # the 20x20 box
+    mass = x.sum(axis=(1, 2))
+    assert mass.min() > 5  # every picture holds ink
+    rows = (x.sum(axis=2) * np.arange(28)).sum(axis=1) / mass
+    cols = (x.sum(axis=1) * np.arange(28)).sum(axis=1) / mass
+    off = np.hypot(rows - 13.5, cols - 13.5)
+    assert np.median(off) < 0.5 and np.mean(off < 1.5) > 0.95  # centre of mass at the centre (bar edge-clipped ones)
+    small = neg.generate(100, 0, (8, 8), workers=1)
+    assert small.shape == (100, 8, 8)
+
+
+def test_stage_writes_the_prepared_size_byte_identically(tmp_path):
+    (tmp_path / "prepared").mkdir()
+    (tmp_path / "prepared" / "meta.json").write_text(json.dumps({"image_shape": [8, 8]}))
+    first = neg.negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "a.npz", count=300, seed=1)
+    neg.negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "b.npz", count=300, seed=1)
+    assert first == {"count": 300, "image_shape": [8, 8]}
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    with np.load(tmp_path / "a.npz", allow_pickle=False) as z:
+        assert z["x"].shape == (300, 8, 8)
+
+
+def test_calibration_flags_its_rate_of_digits_and_the_outliers():
+    rng = np.random.default_rng(0)
+    digits, val = rng.normal(0, 1, (4000, 16)), rng.normal(0, 1, (4000, 16))
+    others = rng.normal(0, 1, (2000, 16)) + np.r_[2.5, np.zeros(15)]  # off along one direction
+    cal = uncertainty.calibrate(digits, others, val, np.random.default_rng(1))
+    assert abs(uncertainty.flags(val, cal).mean() - uncertainty.FLAG_RATE) < 0.002
+    assert uncertainty.flags(rng.normal(0, 1, (4000, 16)), cal).mean() < 0.02  # unseen digits
+    unseen = rng.normal(0, 1, (1000, 16)) + np.r_[2.5, np.zeros(15)]
+    assert uncertainty.flags(unseen, cal).mean() > 0.5
+    far = rng.normal(0, 1, (1000, 16)) + np.r_[5.0, np.zeros(15)]
+    assert uncertainty.flags(far, cal).mean() > 0.95
+
+
+def test_a_detector_of_the_wrong_shape_is_refused(digits_model, tmp_path):
+    export = tmp_path / "export"
+    shutil.copytree(digits_model, export)
+    with np.load(export / uncertainty.FILE) as z:
+        cal = dict(z)
+    cal["detector.0.W"] = cal["detector.0.W"][:, :5]
+    np.savez(export / uncertainty.FILE, **cal)
+    with pytest.raises(ModelFormatError, match="not a readable calibration"):
+        Reader.load(export)
