@@ -65,9 +65,10 @@ def torch_model(model: nn.Sequential):
     """The same layers and weights as a torch.nn.Sequential."""
     import torch
 
-    layers = []
+    layers, spatial = [], len(model.input_shape) == 3  # batchnorm: 2d on images, 1d after flatten
     for spec, weights in model.spec_and_weights():
         kind = spec["type"]
+        spatial = spatial and kind != "flatten"
         if kind == "dense":
             lin = torch.nn.Linear(*weights["W"].shape)
             lin.weight.data = torch.from_numpy(weights["W"].T.copy())
@@ -83,6 +84,12 @@ def torch_model(model: nn.Sequential):
             layers.append(torch.nn.MaxPool2d(spec["size"], spec["stride"]))
         elif kind == "dropout":
             layers.append(torch.nn.Dropout(spec["rate"]))
+        elif kind == "batchnorm":
+            n = weights["gamma"].shape[0]
+            bn = (torch.nn.BatchNorm2d if spatial else torch.nn.BatchNorm1d)(n, eps=spec["eps"], momentum=1 - spec["momentum"])
+            for name, key in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "mean"), ("running_var", "var")):
+                getattr(bn, name).data = torch.from_numpy(weights[key].copy())
+            layers.append(bn)
         else:
             layers.append({"flatten": torch.nn.Flatten(), "relu": torch.nn.ReLU(), "sigmoid": torch.nn.Sigmoid()}[kind])
     return torch.nn.Sequential(*layers)

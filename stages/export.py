@@ -39,6 +39,9 @@ def to_onnx(model: nn.Sequential, opset: int):
         elif kind == "maxpool2d":
             nodes.append(helper.make_node("MaxPool", [x], [out], kernel_shape=[spec["size"]] * 2,
                                           strides=[spec["stride"]] * 2))
+        elif kind == "batchnorm":
+            nodes.append(helper.make_node("BatchNormalization", [x, f"{i}.gamma", f"{i}.beta", f"{i}.mean", f"{i}.var"],
+                                          [out], epsilon=spec["eps"]))
         elif kind == "flatten":
             nodes.append(helper.make_node("Flatten", [x], [out], axis=1))
         elif kind in ("relu", "sigmoid", "softmax"):

@@ -27,7 +27,7 @@ def save(model: Sequential, folder: Path | str, *, classes: list, preprocessing:
          extra: dict | None = None) -> dict:
     """Write folder/model.npz and folder/model.json (each atomically); return the manifest."""
     folder = Path(folder)
-    weights = model.parameters()
+    weights = model.arrays()
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "architecture": model.config(), "input_shape": list(model.input_shape),
@@ -100,7 +100,7 @@ def load(folder: Path | str) -> tuple[Sequential, dict]:
                       np.random.default_rng(0), weights=arrays)
     except (SpecError, TypeError, ValueError) as e:
         raise ModelFormatError(f"{folder / MANIFEST}: architecture does not fit the arrays ({e})") from None
-    unused = set(arrays) - set(model.parameters())
+    unused = set(arrays) - set(model.arrays())
     if unused:
         raise ModelFormatError(f"{folder}: arrays {sorted(unused)} belong to no layer of the architecture")
     return model, manifest

@@ -100,8 +100,9 @@ def train_epoch(trainer: nn.Trainer, recipe: dict, x: np.ndarray, y: np.ndarray,
 
 
 def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.random.Generator,
-        log=print) -> tuple[list[dict], int, list[float]]:
-    """Train in place; restore the best weights by val accuracy.
+        log=print, on_epoch=None) -> tuple[list[dict], int, list[float]]:
+    """Train in place; restore the best weights by val accuracy. on_epoch(epoch, seconds, trainer),
+    if given, runs after each epoch (bench/time_to_accuracy.py measures test accuracy there).
 
     Returns (history, best epoch, seconds per epoch): the history holds only what the seed
     determines, the wall-clock seconds come apart.
@@ -112,7 +113,7 @@ def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.rand
     lr_at = nn.schedule(recipe["schedule"], recipe["lr"], epochs=recipe["epochs"],
                         decay=recipe["lr_decay"], step_size=recipe["step_size"])
     shuffle_rng, augment_rng, shard_rng = rng.spawn(3)
-    weights = model.parameters()
+    weights = model.arrays()  # batchnorm's running statistics go with the weights they were measured under
     best_weights = {k: v.copy() for k, v in weights.items()}
     history, epoch_seconds, best, best_score, stale = [], [], 0, -math.inf, 0
     trainer = nn.Trainer(model, opt, loss=nn.softmax_cross_entropy, shards=recipe["shards"], rng=shard_rng,
@@ -127,6 +128,8 @@ def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.rand
             history.append({"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "val_loss": val_loss,
                             "val_accuracy": val_acc, "lr": opt.lr})
             epoch_seconds.append(seconds)
+            if on_epoch is not None:
+                on_epoch(epoch, seconds, trainer)
             log(f"epoch {epoch:3d}  loss {loss:.4f}  acc {acc:.4f}  val_loss {val_loss:.4f}  "
                 f"val_acc {val_acc:.4f}  lr {opt.lr:.5f}  {seconds:.1f}s")
             score = val_acc if len(xv) else -loss  # without a val split, keep the lowest train loss

@@ -6,6 +6,7 @@ from .conv import Conv2D, MaxPool2D
 from .layers import Dense, Dropout, Flatten, Layer, ReLU, Sigmoid, Softmax
 from .loss import accuracy, correct, softmax, softmax_cross_entropy
 from .model import Sequential, SpecError, batched, build
+from .norm import BatchNorm
 from .optim import SGD, Adam, clip_global_norm, clip_values, schedule
 from .parallel import DataParallel
 from .trainer import Trainer
@@ -13,6 +14,7 @@ from .trainer import Trainer
 __all__ = [
     "SGD",
     "Adam",
+    "BatchNorm",
     "Conv2D",
     "DataParallel",
     "Dense",

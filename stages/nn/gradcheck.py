@@ -32,18 +32,19 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
 
 
-def check_layer(layer, x: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+def check_layer(layer, x: np.ndarray, rng: np.random.Generator, *, train: bool = False) -> dict[str, float]:
     """Relative errors of the analytic input and parameter gradients of `layer` at `x`.
 
     The scalar checked is sum(forward(x) * r) for a fixed random r, so every output matters. The
     analytic pass runs in training mode, as backward always does; the numeric one in inference mode,
-    which computes the same function for every layer but dropout.
+    which computes the same function for every layer but dropout and batchnorm (pass train=True:
+    batchnorm's training function is the one backward differentiates).
     """
-    y = layer.forward(x, train=False)
+    y = layer.forward(x, train=train)
     r = rng.standard_normal(y.shape)
 
     def f():
-        return float((layer.forward(x, train=False) * r).sum())
+        return float((layer.forward(x, train=train) * r).sum())
 
     layer.forward(x, train=True)
     dx = layer.backward(r)

@@ -19,6 +19,7 @@ class Layer:
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.state: dict[str, np.ndarray] = {}  # arrays saved with the model that no gradient trains (batchnorm's running stats)
         self.input_grad = True  # the fast plan turns this off for the first trainable layer: nobody reads dx there
         self._buffers: dict[str, np.ndarray] = {}
 

@@ -10,6 +10,7 @@ import numpy as np
 from .conv import Conv2D, MaxPool2D
 from .init import INITIALISERS
 from .layers import Dense, Dropout, Flatten, Layer, ReLU, Sigmoid, Softmax
+from .norm import BatchNorm
 
 
 class SpecError(ValueError):
@@ -69,8 +70,8 @@ def fast_plan(layers: list[Layer]) -> Plan:
     - backward stops at the first layer with parameters: nothing before it has anything to learn,
       and that layer skips its own input gradient (for an MLP behind a flatten, a third of the first
       layer's backward work);
-    - ReLU in place: forward right after a dense or conv layer (whose fresh output nobody else
-      holds), backward unless it is the last layer (the gradient it receives from the layer after
+    - ReLU in place: forward right after a dense, conv or batchnorm layer (whose fresh output
+      nobody else holds), backward unless it is the last layer (the gradient it receives from the layer after
       it is never read again),
       saving an allocation and a pass each way.
     The architecture, the saved model and the ONNX export keep the written order.
@@ -86,7 +87,7 @@ def fast_plan(layers: list[Layer]) -> Plan:
     for i, (before, layer) in enumerate(zip([None, *order], order)):
         if isinstance(layer, ReLU):
             layer.inplace_backward = i < len(order) - 1  # the last layer's dy is the caller's: not ours to overwrite
-            layer.inplace_forward = isinstance(before, (Dense, Conv2D))
+            layer.inplace_forward = isinstance(before, (Dense, Conv2D, BatchNorm))
     return Plan("fast", order, first)
 
 
@@ -134,14 +135,23 @@ class Sequential:
         named = {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.grads.items()}
         return named if self._flat_grads is None else FlatDict(named, self._flat_grads)
 
+    def state(self) -> dict[str, np.ndarray]:
+        """Qualified name ("3.mean") -> the arrays saved with the model that no gradient trains."""
+        return {f"{i}.{k}": v for i, layer in enumerate(self.layers) for k, v in layer.state.items()}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything the model file holds: parameters() then state()."""
+        return {**self.parameters(), **self.state()}
+
     def config(self) -> list[dict]:
         """The layer specs, in written order: what build() takes and the model file stores."""
         return [layer.config() for layer in self.layers]
 
     def spec_and_weights(self) -> list[tuple[dict, dict[str, np.ndarray]]]:
         """(spec, weights) of each layer in written order, spec as in config() and weights keyed
-        "W", "b": all a translator to another framework (ONNX, PyTorch) needs to walk."""
-        return [(layer.config(), dict(layer.params)) for layer in self.layers]
+        "W", "b" (batchnorm: "gamma", "beta", "mean", "var"): all a translator to another framework
+        (ONNX, PyTorch) needs to walk."""
+        return [(layer.config(), {**layer.params, **layer.state}) for layer in self.layers]
 
     def output_shape(self) -> tuple[int, ...]:
         """Per-sample output shape, walked through the layers without running them."""
@@ -152,9 +162,13 @@ class Sequential:
 
     def replica(self, rng: np.random.Generator) -> Sequential:
         """A model of the same layers and plan sharing this one's parameter arrays (an optimizer step
-        on either updates both) but with its own gradients, caches and buffers; `rng` drives its dropout."""
-        twin = build(self.config(), self.input_shape, self.output_shape()[0], rng, weights=self.parameters(),
+        on either updates both) but with its own gradients, caches and buffers; `rng` drives its dropout.
+        It shares the running statistics too, and leaves their update to DataParallel."""
+        twin = build(self.config(), self.input_shape, self.output_shape()[0], rng, weights=self.arrays(),
                      share_weights=True, compile=False)
+        for layer in twin.layers:
+            if isinstance(layer, BatchNorm):
+                layer.owns_stats = False
         return twin.compile() if self.plan.name == "fast" else twin
 
     def num_parameters(self) -> int:
@@ -192,6 +206,7 @@ LAYER_KEYS = {
     "conv2d": {"filters", "kernel", "stride", "padding", "init"},
     "maxpool2d": {"size", "stride"},
     "dropout": {"rate"},
+    "batchnorm": {"momentum", "eps"},
     "flatten": set(), "relu": set(), "sigmoid": set(), "softmax": set(),
 }
 
@@ -233,6 +248,17 @@ def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.G
             raise SpecError(f"maxpool2d needs a (C, H, W) input but gets {shape}")
         size = _int(spec, "size", 2)
         return MaxPool2D(size, _int(spec, "stride", size))
+    if kind == "batchnorm":
+        if len(shape) not in (1, 3):
+            raise SpecError(f"batchnorm needs a (D,) or (C, H, W) input but gets {shape}")
+        momentum, eps = spec.get("momentum", 0.9), spec.get("eps", 1e-5)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+            raise SpecError(f"momentum: expected a number in [0, 1), got {momentum!r}")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps <= 1:
+            raise SpecError(f"eps: expected a number in (0, 1], got {eps!r}")
+        n = shape[0]
+        given = _given(weights, {"gamma": (n,), "beta": (n,), "mean": (n,), "var": (n,)})
+        return BatchNorm(n, momentum=float(momentum), eps=float(eps), dtype=dtype, weights=given)
     if kind == "dropout":
         rate = spec.get("rate", 0.5)
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .model import Sequential
+from .norm import BatchNorm
 
 
 class DataParallel:
@@ -97,6 +98,9 @@ class DataParallel:
             return loss, logits
         results = self._run(shard, n)
         _sum_into(self.grads, [self._replica_grads[k] for k, _, _ in results])
+        for i, layer in enumerate(self.model.layers):  # running statistics: the whole batch's, pooled
+            if isinstance(layer, BatchNorm):
+                layer.update_running([self.replicas[k].layers[i].batch_stats for k, _, _ in results])
         return sum(r[1] for r in results), np.concatenate([r[2] for r in results])
 
 

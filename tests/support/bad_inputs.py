@@ -194,6 +194,10 @@ CASES = {
     "params: unknown optimizer": _train("optimizer=rmsprop"),
     "params: unknown layer": _train("model=custom", "layers=[{type: lstm}]"),
     "params: layer shapes do not fit": _train("model=custom", "layers=[{type: dense, units: 10}]"),
+    "params: batchnorm momentum of 1": _train("model=custom", "layers=[{type: flatten}, {type: batchnorm, momentum: 1}, "
+                                              "{type: dense, units: classes}]"),
+    "params: batchnorm eps of 0": _train("model=custom", "layers=[{type: conv2d, filters: 2}, {type: batchnorm, eps: 0}, "
+                                         "{type: flatten}, {type: dense, units: classes}]"),
     "params: misspelled section (trian:)": _params_file("trian:\n  lr: 0.1\n"),
     "params: YAML syntax error": _params_file("train:\n  lr: 0.1\n   epochs: [3\n"),
     "params: another stage's key in --set": _train("evaluate.batch_size=10"),

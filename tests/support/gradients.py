@@ -20,6 +20,14 @@ def distinct(rng, shape):
     return rng.permutation(np.prod(shape)).reshape(shape) * 0.01 + rng.uniform(0, 0.001, shape)
 
 
+def _batchnorm(rng, n):
+    """A float64 batchnorm with scale and shift away from their 1 and 0 starting values."""
+    layer = nn.BatchNorm(n, dtype=np.float64)
+    layer.params["gamma"][...] = rng.uniform(0.5, 1.5, n)
+    layer.params["beta"][...] = rng.standard_normal(n)
+    return layer
+
+
 CASES = {
     "dense": lambda rng: (nn.Dense(5, 4, rng=rng, dtype=np.float64), rng.standard_normal((3, 5))),
     "dense_xavier": lambda rng: (nn.Dense(3, 6, init="xavier_uniform", rng=rng, dtype=np.float64), rng.standard_normal((2, 3))),
@@ -35,7 +43,10 @@ CASES = {
     "relu": lambda rng: (nn.ReLU(), away_from_zero(rng, (4, 7))),
     "sigmoid": lambda rng: (nn.Sigmoid(), 3 * rng.standard_normal((4, 7))),
     "softmax": lambda rng: (nn.Softmax(), rng.standard_normal((4, 7))),
+    "batchnorm_dense": lambda rng: (_batchnorm(rng, 4), 2 * rng.standard_normal((6, 4)) + 1),
+    "batchnorm_conv": lambda rng: (_batchnorm(rng, 3), 2 * rng.standard_normal((2, 3, 4, 5)) - 1),
 }
+TRAIN_MODE = {"batchnorm_dense", "batchnorm_conv"}  # checked on the training function (batch statistics)
 
 
 CNN_SPECS = [
@@ -48,11 +59,19 @@ CNN_SPECS = [
 ]
 
 
-def whole_model_grads(compile: bool, specs=CNN_SPECS, input_shape=(2, 6, 6)):
+BN_SPECS = [
+    {"type": "conv2d", "filters": 3, "kernel": 3, "padding": 1}, {"type": "batchnorm"}, {"type": "relu"},
+    {"type": "maxpool2d", "size": 2},
+    {"type": "flatten"}, {"type": "dense", "units": 5}, {"type": "batchnorm", "momentum": 0.5}, {"type": "relu"},
+    {"type": "dense", "units": "classes"},
+]
+
+
+def whole_model_grads(compile: bool, specs=CNN_SPECS, input_shape=(2, 6, 6), n=4):
     """(model, x, y, dx, grads) after one backward through the fused loss, in training mode."""
     rng = np.random.default_rng(7)
     model = nn.build(specs, input_shape, 3, rng, dtype=np.float64, compile=compile)
-    x, y = rng.standard_normal((4, *input_shape)), rng.integers(0, 3, 4)
+    x, y = rng.standard_normal((n, *input_shape)), rng.integers(0, 3, n)
     _, dlogits = nn.softmax_cross_entropy(model.forward(x, train=True), y)
     dx = model.backward(dlogits)
     return model, x, y, dx, {k: v.copy() for k, v in model.gradients().items()}
@@ -67,6 +86,7 @@ LAYERS32 = {
     "sigmoid": lambda: nn.Sigmoid(),
     "softmax": lambda: nn.Softmax(),
     "dropout": lambda: nn.Dropout(0.5),
+    "batchnorm": lambda: nn.BatchNorm(3),
 }
 
 
@@ -76,7 +96,7 @@ def main() -> None:
     for name, make in CASES.items():
         rng = np.random.default_rng(42)
         layer, x = make(rng)
-        errors = check_layer(layer, x, rng)
+        errors = check_layer(layer, x, rng, train=name in TRAIN_MODE)
         print(f"| {name} | {max(errors.values()):.1e} | {', '.join(errors)} |")
     rng = np.random.default_rng(3)
     logits, labels = rng.standard_normal((5, 4)) * 3, rng.integers(0, 4, 5)

@@ -1,0 +1,78 @@
+"""Time to accuracy: train a preset as the train stage does, and after each epoch measure test
+accuracy (outside the timed part); report the training seconds until it first reached 98 %, 99 %
+and 99.5 %, and the test accuracy of the model the stage keeps (best validation epoch).
+
+    python bench/time_to_accuracy.py --model cnn --seeds 0 1 2 [--set augment_rotate=8 ...]
+
+Reads data/prepared (run `dvc repro preprocess` first). Prints one JSON line per seed and a
+markdown summary row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from stages import nn  # noqa: E402
+from stages import params as P  # noqa: E402
+from stages.preprocess import load_split  # noqa: E402
+from stages.train import build_model, fit, resolve_recipe  # noqa: E402
+
+LEVELS = (0.98, 0.99, 0.995)
+
+
+def run(section: dict, data: Path) -> dict:
+    """Train once; {"seed", "curve": [(epoch, cumulative seconds, test accuracy)], "kept": test accuracy}."""
+    recipe = resolve_recipe(P.validate("train", section))
+    train, val, test = (load_split(data / f"{s}.npz") for s in ("train", "val", "test"))
+    input_shape = (1, *train["x"].shape[1:])
+    init_rng, fit_rng = np.random.default_rng(recipe["seed"]).spawn(2)
+    model = build_model(recipe, input_shape, train["y"].shape[1], init_rng)
+    x_test, labels = test["x"][:, None], test["labels"]
+    curve, clock = [], [0.0]
+
+    def on_epoch(epoch, seconds, trainer):
+        clock[0] += seconds
+        curve.append((epoch, round(clock[0], 2), nn.accuracy(trainer.predict_logits(x_test), labels)))
+
+    fit(model, recipe, train, val, fit_rng, log=lambda *_: None, on_epoch=on_epoch)
+    return {"seed": recipe["seed"], "curve": curve, "kept": nn.accuracy(model.predict_logits(x_test), labels),
+            "seconds": clock[0]}
+
+
+def first_time(curve, level):
+    return next((s for _, s, acc in curve if acc >= level), None)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="mlp")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="key=value of the train section")
+    ap.add_argument("--data", type=Path, default=ROOT / "data" / "prepared")
+    args = ap.parse_args()
+    runs = []
+    for seed in args.seeds:
+        section = {"model": args.model, "seed": seed, **dict(P.parse_override(o) for o in args.overrides)}
+        runs.append(run(section, args.data))
+        print(json.dumps({"section": section, **runs[-1]}), flush=True)
+    kept = [r["kept"] for r in runs]
+    times = []
+    for level in LEVELS:
+        reached = [first_time(r["curve"], level) for r in runs]
+        times.append("never" if None in reached else f"{statistics.median(reached):.0f} s")
+    print(f"| {args.model} {' '.join(args.overrides)} | {100 * statistics.mean(kept):.2f} % "
+          f"({100 * min(kept):.2f}-{100 * max(kept):.2f}) | {statistics.median(r['seconds'] for r in runs):.0f} s | "
+          + " | ".join(times) + " |")
+
+
+if __name__ == "__main__":
+    main()
