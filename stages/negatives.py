@@ -1,9 +1,9 @@
 """Pictures that hold no digit, drawn from a seed: the negatives the `uncertain` rule learns from
 (outlier exposure: Hendrycks et al., "Deep Anomaly Detection with Outlier Exposure", 2019).
 
-Each is a hand-drawn-like page (paper, ink, jittered pen strokes, blur, noise) run through the same
-preprocessing as a photo (`images.prepare`), so the detector sees what `predict` would feed the
-model. Kinds: letters that no digit resembles (from stroke skeletons below, not a font, so the
+Each is drawn as ink (white on black: jittered pen strokes of random width in a random pose, soft
+edges, a little noise) and normalised as MNIST was and as `predict` normalises a photo's ink
+(`images.fit_box`: a 20x20 box, centre of mass at the centre). Kinds: letters that no digit resembles (from stroke skeletons below, not a font, so the
 font-rendered letters of the test set stay unseen), geometric shapes, scribbles and short strings.
 """
 
@@ -65,7 +65,8 @@ def _shape(rng) -> list[list[tuple[float, float]]] | tuple[str, list[tuple[float
     kind = int(rng.integers(0, 6))
     if kind == 0:  # a polygon with 3 to 8 corners
         k = int(rng.integers(3, 9))
-        pts = _arc(0.5, 0.5, 0.5, 0.5 * rng.uniform(0.5, 1), rng.uniform(0, 360), rng.uniform(0, 360) + 360, k + 1)
+        start = rng.uniform(0, 360)
+        pts = _arc(0.5, 0.5, 0.5, 0.5 * rng.uniform(0.5, 1), start, start + 360, k + 1)
     elif kind == 1:  # a star
         k = int(rng.integers(4, 8))
         outer = _arc(0.5, 0.5, 0.5, 0.5, -90, 270, 2 * k + 1)
@@ -85,10 +86,10 @@ def _shape(rng) -> list[list[tuple[float, float]]] | tuple[str, list[tuple[float
     return ("fill", pts) if rng.random() < 0.5 else [pts]
 
 
-def _draw(strokes, rng, size: tuple[int, int], canvas: int = 64) -> np.ndarray:
+def _draw(strokes, rng, size: tuple[int, int], canvas: int = 64) -> np.ndarray | None:
     """Render strokes (polylines in the unit box, or ("fill", polygon)) as ink, white on black, in a
     random affine pose with pen jitter and width, soft edges and a little noise; then MNIST's own
-    normalisation (images.fit_box) to `size`."""
+    normalisation (images.fit_box) to `size`. None when no stroke left ink."""
     from PIL import Image, ImageDraw, ImageFilter
 
     scale, up = canvas * 0.7, 2  # drawn at 2x, then downsampled: antialiased strokes
@@ -111,6 +112,8 @@ def _draw(strokes, rng, size: tuple[int, int], canvas: int = 64) -> np.ndarray:
     ink = np.asarray(im, np.float32) / 255 * rng.uniform(0.7, 1)
     ink = np.clip(ink + rng.normal(0, rng.uniform(0, 0.03), ink.shape) * (ink > 0.05), 0, 1)
     rows, cols = np.flatnonzero((ink > 0.1).any(1)), np.flatnonzero((ink > 0.1).any(0))
+    if not len(rows):  # a shape too thin to leave ink: the caller draws another
+        return None
     return fit_box(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], size)
 
 
@@ -131,7 +134,9 @@ def sample(n: int, rng: np.random.Generator, size: tuple[int, int] = (28, 28)) -
     while len(out) < n:
         u = rng.random()
         strokes = LETTERS[names[int(rng.integers(len(names)))]] if u < 0.5 else _shape(rng) if u < 0.83 else _string(rng)
-        out.append(_draw(strokes, rng, size))
+        drawn = _draw(strokes, rng, size)
+        if drawn is not None:
+            out.append(drawn)
     return np.stack(out).astype(np.float32) if out else np.zeros((0, *size), np.float32)
 
 
@@ -143,6 +148,7 @@ def _chunk(job: tuple[np.random.SeedSequence, int, tuple[int, int]]) -> np.ndarr
 def generate(count: int, seed: int, size: tuple[int, int], workers: int | None = None) -> np.ndarray:
     """(count, h, w) uint8 non-digits, drawn in chunks of CHUNK, each from its own child of `seed`,
     over `workers` processes (default: the cores; one chunk at a time costs about 0.5 s)."""
+    import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
 
@@ -152,7 +158,9 @@ def generate(count: int, seed: int, size: tuple[int, int], workers: int | None =
     if workers <= 1:
         parts = [_chunk(j) for j in jobs]
     else:
-        with ProcessPoolExecutor(workers) as pool:
+        # spawned, not forked: the caller may already run threads (BLAS, onnxruntime), and a fork
+        # copies their locks in whatever state they are
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             parts = list(pool.map(_chunk, jobs))
     return np.concatenate(parts) if parts else np.zeros((0, *size), np.uint8)
 

@@ -71,6 +71,9 @@ class Reader:
             with np.load(cal_path, allow_pickle=False) as z:
                 cal = {k: z[k] for k in z.files}
             uncertainty.score(cal["mean"][None], cal)  # the detector loads and runs
+            n_features = session.get_outputs()[1].shape[1]
+            if np.ndim(cal["threshold"]) != 0 or cal["mean"].shape != (n_features,):
+                raise ValueError(f"it reads {cal['mean'].shape[0]} features, the model gives {n_features}")
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, nn.SpecError) as e:
             raise ModelFormatError(f"{cal_path}: not a readable calibration ({e})") from None
         _, h, w = manifest["input_shape"]

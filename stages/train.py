@@ -36,7 +36,14 @@ def resolve_recipe(section: dict[str, Any]) -> dict[str, Any]:
         recipe = dict(PRESETS[model])
     recipe.update({k: section[k] for k in P.PRESET_KEYS if section.get(k) is not None})
     recipe.update(model=model, seed=section["seed"], early_stopping=section["early_stopping"])
+    if _has_batchnorm(recipe) and recipe["batch_size"] < 2 * recipe["shards"]:  # one image per slice: its variance is 0
+        raise ParamsError(f"train.batch_size: batchnorm needs at least 2 images in each of the {recipe['shards']} "
+                          f"shards of a batch, got batch_size {recipe['batch_size']}")
     return recipe
+
+
+def _has_batchnorm(recipe: dict) -> bool:
+    return any(isinstance(spec, dict) and spec.get("type") == "batchnorm" for spec in recipe["layers"])
 
 
 def build_model(recipe: dict, input_shape: tuple, n_classes: int, rng: np.random.Generator) -> nn.Sequential:
@@ -79,11 +86,15 @@ def train_epoch(trainer: nn.Trainer, recipe: dict, x: np.ndarray, y: np.ndarray,
                 augment_rng: np.random.Generator, epoch: int) -> tuple[float, float]:
     """One pass over x (N, C, H, W), y (N, K) one-hot in `order`; returns (mean loss, accuracy)."""
     bs = recipe["batch_size"]
+    starts = list(range(0, len(x), bs))
+    if len(starts) > 1 and _has_batchnorm(recipe) and len(x) - starts[-1] < 2 * recipe["shards"]:
+        starts.pop()  # a last batch too small for batch statistics joins the one before it
+    ends = [*starts[1:], len(x)]
     rotate, scale, shift = recipe["augment_rotate"], recipe["augment_scale"], recipe["augment_shift"]
     start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
     with _bar(len(x), epoch, recipe["epochs"]) as bar:
-        for b, i in enumerate(range(0, len(x), bs), start=1):
-            idx = order[i:i + bs]
+        for b, (i, end) in enumerate(zip(starts, ends), start=1):
+            idx = order[i:end]
             xb, yb = x[idx], y[idx]
             xb = augment(xb, augment_rng, rotate=rotate, scale=scale, shift=shift)
             loss, logits = trainer.step(xb, yb)

@@ -20,6 +20,7 @@ EXPECT = {
     "params: unknown optimizer": "train.optimizer: got 'rmsprop', allowed:", "params: unknown layer": "type: got 'lstm', allowed:",
     "params: layer shapes do not fit": "put a flatten layer before it",
     "params: batchnorm momentum of 1": "momentum: expected a number in [0, 1), got 1",
+    "params: batchnorm with one image per shard": "batchnorm needs at least 2 images in each of the 2 shards",
     "params: batchnorm eps of 0": "eps: expected a number in (0, 1], got 0",
     "params: val_size larger than the training set": "preprocess.val_size",
     "params: fewer than 100 negatives": "negatives.count: got 5, expected int >= 100",

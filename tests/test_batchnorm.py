@@ -132,3 +132,31 @@ def test_onnx_export_agrees_with_onnxruntime(specs):
 def test_bad_batchnorm_specs_are_named(spec, message):
     with pytest.raises(nn.SpecError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
         nn.build([{"type": "flatten"}, spec, {"type": "dense", "units": "classes"}], (1, 4, 4), 3, np.random.default_rng(0))
+
+
+def test_a_last_batch_too_small_for_statistics_joins_the_one_before():
+    from stages.train import train_epoch
+
+    sizes = []
+
+    class Recorder:
+        def step(self, xb, yb):
+            sizes.append(len(xb))
+            return 0.0, np.zeros((len(xb), 3), np.float32)
+
+    recipe = {"batch_size": 16, "shards": 2, "layers": BN_SPECS, "epochs": 1,
+              "augment_rotate": 0.0, "augment_scale": 0.0, "augment_shift": 0}
+    x, y = np.zeros((35, 1, 6, 6), np.float32), np.eye(3, dtype=np.float32)[np.zeros(35, int)]
+    train_epoch(Recorder(), recipe, x, y, np.arange(35), np.random.default_rng(0), 1)
+    assert sizes == [16, 19]  # 16, 16, 3 would leave a 1-image slice on one of the 2 shards
+    sizes.clear()
+    train_epoch(Recorder(), {**recipe, "layers": [{"type": "flatten"}, {"type": "dense", "units": "classes"}]},
+                x, y, np.arange(35), np.random.default_rng(0), 1)
+    assert sizes == [16, 16, 3]  # without batchnorm, batches are as they always were
+
+
+def test_a_built_copy_does_not_share_running_statistics():
+    model = nn.build(BN_SPECS, (1, 6, 6), 3, np.random.default_rng(0))
+    copy = nn.build(BN_SPECS, (1, 6, 6), 3, np.random.default_rng(0), weights=model.arrays())
+    copy.forward(np.ones((4, 1, 6, 6), np.float32), train=True)
+    assert np.all(model.state()["1.mean"] == 0) and np.any(copy.state()["1.mean"] != 0)

@@ -106,6 +106,7 @@ def test_label_count_mismatch_one_line(tiny_idx, params, tmp_path):
     ("optimizer=rmsprop", "allowed: sgd, momentum, nesterov, adam"),
     ("colour=red", "train.colour: unknown key"),
     ("layers=[{type: dense, units: 3}]", "train.layers"),
+    ("batch_size=1", "train.batch_size: batchnorm needs at least 2 images in each of the 1 shards"),
 ])
 def test_bad_params_one_line(params, tmp_path, override, message):
     result = invoke("train", "--data", tmp_path / "nowhere", "-p", params, "--set", override)
@@ -119,6 +120,18 @@ def test_bad_layer_stack_named(prepared, params, tmp_path):
     assert result.exit_code == 1
     assert "train.layers[0] (dense): dense needs a flat input" in error_line(result)
     assert not (tmp_path / "m").exists()
+
+
+def test_a_stack_that_starts_with_batchnorm_trains_and_evaluates(prepared, params, tmp_path):
+    d = tmp_path
+    r = invoke("train", "--data", d / "prep", "--model-dir", d / "m", "--metrics", d / "t.json", "--timing", d / "tt.json",
+               "--history", d / "h.tsv", "-p", params, "--set", "model=custom",
+               "--set", "layers=[{type: batchnorm}, {type: flatten}, {type: dense, units: classes}]")
+    assert r.exit_code == 0, r.output
+    r = invoke("evaluate", "--model-dir", d / "m", "--data", d / "prep", "--history", d / "h.tsv",
+               "--metrics", d / "e.json", "--plots", d / "plots", "-p", params)
+    assert r.exit_code == 0, r.output
+    assert (d / "plots" / "first_layer.png").is_file() and (d / "plots" / "worst.png").is_file()
 
 
 def test_missing_input_hints_at_the_stage(params, tmp_path):

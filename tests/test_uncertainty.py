@@ -61,12 +61,19 @@ def test_calibration_flags_its_rate_of_digits_and_the_outliers():
     assert uncertainty.flags(far, cal).mean() > 0.95
 
 
-def test_a_detector_of_the_wrong_shape_is_refused(digits_model, tmp_path):
+@pytest.mark.parametrize("damage", [
+    lambda cal: cal.update({"detector.0.W": cal["detector.0.W"][:, :5]}),
+    lambda cal: cal.update({"threshold": np.zeros(2, np.float32)}),
+    lambda cal: cal.pop("threshold"),
+    lambda cal: cal.update({"mean": np.zeros(3, np.float32), "scale": np.ones(3, np.float32),
+                            "detector.0.W": np.zeros((3, 64), np.float32)}),  # another model's detector
+])
+def test_a_calibration_that_does_not_fit_is_refused(digits_model, tmp_path, damage):
     export = tmp_path / "export"
     shutil.copytree(digits_model, export)
     with np.load(export / uncertainty.FILE) as z:
         cal = dict(z)
-    cal["detector.0.W"] = cal["detector.0.W"][:, :5]
+    damage(cal)
     np.savez(export / uncertainty.FILE, **cal)
     with pytest.raises(ModelFormatError, match="not a readable calibration"):
         Reader.load(export)

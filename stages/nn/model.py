@@ -223,7 +223,7 @@ def _given(weights: dict | None, want: dict[str, tuple]) -> dict | None:
 
 
 def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.Generator, dtype,
-          weights: dict | None = None) -> Layer:
+          weights: dict | None = None, share: bool = False) -> Layer:
     kind = spec.get("type")
     if kind not in LAYER_KEYS:
         raise SpecError(f"type: got {kind!r}, allowed: {', '.join(LAYER_KEYS)}")
@@ -258,6 +258,8 @@ def _make(spec: dict, shape: tuple[int, ...], num_classes: int, rng: np.random.G
             raise SpecError(f"eps: expected a number in (0, 1], got {eps!r}")
         n = shape[0]
         given = _given(weights, {"gamma": (n,), "beta": (n,), "mean": (n,), "var": (n,)})
+        if given is not None and not share:  # parameters are copied into the flat buffer; the state here
+            given = {k: v if k in ("gamma", "beta") else v.copy() for k, v in given.items()}
         return BatchNorm(n, momentum=float(momentum), eps=float(eps), dtype=dtype, weights=given)
     if kind == "dropout":
         rate = spec.get("rate", 0.5)
@@ -285,7 +287,7 @@ def build(specs: list[dict], input_shape: tuple[int, ...], num_classes: int,
             raise SpecError(f"layers[{i}]: expected a mapping like {{type: dense, units: 64}}, got {spec!r}")
         try:
             mine = None if weights is None else {k[len(f"{i}."):]: v for k, v in weights.items() if k.startswith(f"{i}.")}
-            layer = _make(spec, shape, num_classes, rng, dtype, mine)
+            layer = _make(spec, shape, num_classes, rng, dtype, mine, share_weights)
             shape = layer.out_shape(shape)
         except (SpecError, ValueError) as e:
             raise SpecError(f"layers[{i}] ({spec.get('type')}): {e}") from None

@@ -196,6 +196,7 @@ CASES = {
     "params: layer shapes do not fit": _train("model=custom", "layers=[{type: dense, units: 10}]"),
     "params: batchnorm momentum of 1": _train("model=custom", "layers=[{type: flatten}, {type: batchnorm, momentum: 1}, "
                                               "{type: dense, units: classes}]"),
+    "params: batchnorm with one image per shard": _train("batch_size=3", "shards=2"),
     "params: batchnorm eps of 0": _train("model=custom", "layers=[{type: conv2d, filters: 2}, {type: batchnorm, eps: 0}, "
                                          "{type: flatten}, {type: dense, units: classes}]"),
     "params: misspelled section (trian:)": _params_file("trian:\n  lr: 0.1\n"),

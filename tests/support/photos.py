@@ -252,6 +252,8 @@ def main() -> None:
     from stages.idx import read_idx
     from tests.support.data import mnist_dir
 
+    if mnist_dir() is None:
+        sys.exit("the MNIST test images are needed: set SCRATCHNET_MNIST_DIR to a folder holding the IDX files")
     if sys.argv[1] == "--score":  # --score EXPORT_DIR [SEED]
         print(score(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0))
         return
