@@ -160,3 +160,26 @@ def test_a_built_copy_does_not_share_running_statistics():
     copy = nn.build(BN_SPECS, (1, 6, 6), 3, np.random.default_rng(0), weights=model.arrays())
     copy.forward(np.ones((4, 1, 6, 6), np.float32), train=True)
     assert np.all(model.state()["1.mean"] == 0) and np.any(copy.state()["1.mean"] != 0)
+
+
+def test_the_kept_model_has_the_running_statistics_of_its_best_epoch():
+    from stages import params as P
+    from stages.train import build_model, fit, resolve_recipe
+
+    rng = np.random.default_rng(0)
+    def split(n):
+        labels = rng.integers(0, 3, n)
+        return {"x": rng.random((n, 6, 6), dtype=np.float32), "y": np.eye(3, dtype=np.float32)[labels], "labels": labels}
+    train, val = split(96), split(60)  # random labels: validation accuracy wanders, so the best epoch is not the last
+    layers = [{"type": "flatten"}, {"type": "dense", "units": 16}, {"type": "batchnorm"}, {"type": "relu"},
+              {"type": "dense", "units": "classes"}]
+    recipe = resolve_recipe(P.validate("train", {"model": "custom", "layers": layers, "epochs": 8, "batch_size": 16,
+                                                 "augment_shift": 0}))
+    model = build_model(recipe, (1, 6, 6), 3, np.random.default_rng(1))
+    seen = {}
+    history, best, _ = fit(model, recipe, train, val, np.random.default_rng(2), log=lambda *_: None,
+                           on_epoch=lambda epoch, s, trainer: seen.update({epoch: {k: v.copy() for k, v in model.arrays().items()}}))
+    assert best != len(history)
+    for name, value in model.arrays().items():
+        np.testing.assert_array_equal(value, seen[best][name], err_msg=name)
+    assert not np.array_equal(seen[best]["2.var"], seen[len(history)]["2.var"])
