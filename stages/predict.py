@@ -49,7 +49,7 @@ class Reader:
     session: object
     classes: list
     size: tuple[int, int]
-    calibration: dict[str, np.ndarray]
+    rule: uncertainty.Rule
 
     @classmethod
     def load(cls, export_dir: Path | str) -> Reader:
@@ -69,21 +69,21 @@ class Reader:
             raise ModelFormatError(f"{onnx_path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
         try:
             with np.load(cal_path, allow_pickle=False) as z:
-                cal = {k: z[k] for k in z.files}
-            uncertainty.score(cal["mean"][None], cal)  # the detector loads and runs
+                rule = uncertainty.Rule({k: z[k] for k in z.files})
+            rule.score(rule.mean[None])  # the detector runs
             n_features = session.get_outputs()[1].shape[1]
-            if np.ndim(cal["threshold"]) != 0 or cal["mean"].shape != (n_features,):
-                raise ValueError(f"it reads {cal['mean'].shape[0]} features, the model gives {n_features}")
+            if np.ndim(rule.threshold) != 0 or rule.mean.shape != (n_features,):
+                raise ValueError(f"it reads {rule.mean.shape[0]} features, the model gives {n_features}")
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, nn.SpecError) as e:
             raise ModelFormatError(f"{cal_path}: not a readable calibration ({e})") from None
         _, h, w = manifest["input_shape"]
-        return cls(session, manifest["classes"], (h, w), cal)
+        return cls(session, manifest["classes"], (h, w), rule)
 
     def classify(self, images: np.ndarray, other_marks: list[int] | None = None) -> list[dict]:
         """Results for images (N, H, W) in [0, 1], MNIST-style."""
         x = images[:, None].astype(np.float32)
         probs, features = uncertainty.infer(self.session, x)
-        doubtful = uncertainty.flags(features, self.calibration)
+        doubtful = self.rule.flags(features)
         marks = other_marks or [0] * len(x)
         return [{"digit": self.classes[int(p.argmax())], "probability": float(p.max()),
                  "probabilities": [round(float(v), 6) for v in p],

@@ -37,15 +37,23 @@ def infer(session, x: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, n
     return np.concatenate([b[0] for b in both]), np.concatenate([b[1] for b in both])
 
 
-def _detector(cal: dict[str, np.ndarray]) -> nn.Sequential:
-    weights = {k.removeprefix("detector."): v for k, v in cal.items() if k.startswith("detector.")}
-    return nn.build(DETECTOR, cal["mean"].shape, 2, np.random.default_rng(0), weights=weights)
+class Rule:
+    """The rule from its arrays (uncertainty.npz), its detector built once: what predict and serve
+    keep for every request. A missing array is a KeyError, a detector of the wrong shape a SpecError."""
 
+    def __init__(self, cal: dict[str, np.ndarray]):
+        self.mean, self.scale, self.threshold = cal["mean"], cal["scale"], cal["threshold"]
+        weights = {k.removeprefix("detector."): v for k, v in cal.items() if k.startswith("detector.")}
+        self.detector = nn.build(DETECTOR, self.mean.shape, 2, np.random.default_rng(0), weights=weights)
 
-def score(features: np.ndarray, cal: dict[str, np.ndarray]) -> np.ndarray:
-    """(N,) the detector's probability that each image (its features (N, D)) is not a digit."""
-    x = ((features - cal["mean"]) / cal["scale"]).astype(np.float32)
-    return nn.softmax(_detector(cal).predict_logits(x))[:, 1]
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """(N,) the detector's probability that each image (its features (N, D)) is not a digit."""
+        x = ((features - self.mean) / self.scale).astype(np.float32)
+        return nn.softmax(self.detector.predict_logits(x))[:, 1]
+
+    def flags(self, features: np.ndarray) -> np.ndarray:
+        """(N,) bool: the model's answer should not be trusted."""
+        return self.score(features) > self.threshold
 
 
 def calibrate(digit_features: np.ndarray, negative_features: np.ndarray, val_features: np.ndarray,
@@ -66,10 +74,11 @@ def calibrate(digit_features: np.ndarray, negative_features: np.ndarray, val_fea
                 trainer.step(x[order[i:i + BATCH]], y[order[i:i + BATCH]])
     cal = {"mean": mean.astype(np.float32), "scale": scale.astype(np.float32),
            **{f"detector.{k}": v.copy() for k, v in model.parameters().items()}}
-    cal["threshold"] = np.array(np.quantile(score(val_features, cal), 1 - FLAG_RATE), np.float32)
+    val_scores = nn.softmax(model.predict_logits(((val_features - mean) / scale).astype(np.float32)))[:, 1]
+    cal["threshold"] = np.array(np.quantile(val_scores, 1 - FLAG_RATE), np.float32)
     return cal
 
 
 def flags(features: np.ndarray, cal: dict[str, np.ndarray]) -> np.ndarray:
-    """(N,) bool: the model's answer should not be trusted."""
-    return score(features, cal) > cal["threshold"]
+    """(N,) bool, for a one-off check: Rule(cal).flags(features)."""
+    return Rule(cal).flags(features)
