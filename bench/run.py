@@ -6,8 +6,9 @@ pick its best kernel:
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py [--quick]
 
-The last line is machine-readable: `speedups: mlp_train=S mlp_infer=S cnn_train=S`, each S being
-PyTorch's time over scratchnet's for the same work (above 1: scratchnet is faster).
+The last line is machine-readable: `speedups: mlp_train=S mlp_infer=S cnn_train=S small_cnn_train=S
+cnn_train_vs_cl=S`, each S being PyTorch's time (channels-last for the `_vs_cl` one) over
+scratchnet's for the same work (above 1: scratchnet is faster).
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def torch_model(model: nn.Sequential):
     return torch.nn.Sequential(*layers)
 
 
+SPEEDUPS = ("mlp_train", "mlp_infer", "cnn_train", "small_cnn_train", "cnn_train_vs_cl")  # the last line's names
 SHARDS = {"mlp": PRESETS["seed-mlp"]["shards"], "cnn": PRESETS["cnn"]["shards"], "small_cnn": 2}
 
 
@@ -204,13 +206,15 @@ def _timed(fn, settle: bool = False) -> float:
     return time.perf_counter() - start
 
 
-def peak_memory(engine: str, arch: str, batch: int, batches: int) -> float:
-    """Peak RSS growth (MiB) while training then inferring, in a fresh process, over its RSS once
-    the data and model are loaded: what the engine itself allocates (activations, buffers, state)."""
+def peak_memory(engine: str, arch: str, batch: int, batches: int) -> tuple[float, float]:
+    """Peak RSS growth (MiB) while training, then also inferring, in a fresh process, over its RSS
+    once the data and model are loaded: what the engine itself allocates (activations, buffers,
+    state). Returns (training, training and inference)."""
     code = f"import bench.run as r; r._peak_child({engine!r}, {arch!r}, {batch}, {batches})"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
-    return float(out.stdout.strip().splitlines()[-1])
+    train, both = out.stdout.strip().splitlines()[-1].split()
+    return float(train), float(both)
 
 
 def _peak_child(engine: str, arch: str, batch: int, batches: int) -> None:
@@ -237,10 +241,11 @@ def _peak_child(engine: str, arch: str, batch: int, batches: int) -> None:
     watcher = threading.Thread(target=poll)
     watcher.start()
     e.epoch(x, y, batch, batches)
+    train = peak
     e.infer(xtest, 1000)
     done.set()
     watcher.join()
-    print((peak - base) / 2 ** 20)
+    print((train - base) / 2 ** 20, (peak - base) / 2 ** 20)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -306,7 +311,7 @@ def measure(archs: list[str], *, quick: bool, rounds: int, batch: int, gemm: flo
                          "infer_sps": len(xtest) / inf, "train_frac": train_flops * epoch_batches * batch / t / 1e9 / gemm,
                          "infer_frac": fwd_flops * len(xtest) / inf / 1e9 / gemm,
                          "speedup": train_m["pytorch"] / t, "infer_speedup": infer_m["pytorch"] / inf,
-                         "peak_mib": peak_memory(name, arch, batch, 20)})
+                         **dict(zip(("train_mib", "peak_mib"), peak_memory(name, arch, batch, 20)))})
         speed[f"{arch}_train"] = train_m["pytorch"] / train_m["scratchnet"]
         speed[f"{arch}_infer"] = infer_m["pytorch"] / infer_m["scratchnet"]
         if floor_t:  # the most any engine making these GEMM calls with NumPy's BLAS could reach
@@ -319,21 +324,22 @@ def measure(archs: list[str], *, quick: bool, rounds: int, batch: int, gemm: flo
 def report(results: dict) -> tuple[list[str], list[str], str]:
     """(table lines, notes, the machine-readable speedups line) from measure()'s results."""
     table = ["| arch | engine | s/epoch | train samples/s | train speedup | infer samples/s | infer speedup "
-             "| GEMM frac train | GEMM frac infer | peak MiB |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| GEMM frac train | GEMM frac infer | train MiB | peak MiB |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in results["rows"]:
         table.append(f"| {r['arch']} | {r['engine']} | {r['epoch_s']:.3f} | {r['train_sps']:,.0f} | {r['speedup']:.2f} | "
                      f"{r['infer_sps']:,.0f} | {r['infer_speedup']:.2f} | {r['train_frac']:.1%} | {r['infer_frac']:.1%} | "
-                     f"{r['peak_mib']:.0f} |")
+                     f"{r['train_mib']:.0f} | {r['peak_mib']:.0f} |")
     speed = results["speedups"]
     notes = [
         "speedup = PyTorch (default memory format) time / this engine's time; above 1 = faster than PyTorch.",
         "s/epoch extrapolated to a full 60,000-image epoch from the timed batches: "
         + ", ".join(f"{a} {b}" for a, b in results["timed_batches"].items()),
-        "peak MiB = RSS growth during 20 training batches and inference on the test set, in a fresh process.",
+        "train MiB = RSS growth during 20 training batches, peak MiB = the same and then inference on the test "
+        "set (batches of 1,000), in a fresh process.",
         "extra: " + " ".join(f"{k}={v:.2f}" for k, v in speed.items()),
     ]
-    last = "speedups: " + " ".join(f"{k}={speed[k]:.2f}" for k in ("mlp_train", "mlp_infer", "cnn_train") if k in speed)
+    last = "speedups: " + " ".join(f"{k}={speed[k]:.2f}" for k in SPEEDUPS if k in speed)
     return table, notes, last
 
 

@@ -31,3 +31,12 @@ def test_torch_twin_matches_forward():
     x = np.random.default_rng(1).random((4, 1, 28, 28), dtype=np.float32)
     with torch.no_grad():
         np.testing.assert_allclose(ours.model.forward(x), theirs.model(torch.from_numpy(x)).numpy(), atol=1e-4)
+
+
+def test_conv_algorithm_bench_times_and_measures_every_algorithm():
+    from bench import conv_algorithms
+
+    times = conv_algorithms.timings(8, 8, 6, rounds=1)
+    assert list(times) == conv_algorithms.ALGORITHMS and all(f > 0 and b > 0 for f, b in times.values())
+    errors = conv_algorithms.error(8, 8, 6)
+    assert list(errors) == conv_algorithms.ALGORITHMS and all(0 < e < 1e-4 for e in errors.values())

@@ -195,3 +195,19 @@ def test_a_model_ending_in_relu_leaves_the_callers_gradient_alone():
     dy = np.ones((5, 3), np.float32)
     model.backward(dy)
     assert (dy == 1).all()
+
+
+def test_inference_runs_a_large_batch_in_chunks_with_the_same_outputs(monkeypatch):
+    """A batch whose working set passes INFERENCE_CHUNK_BYTES goes through in chunks, in order."""
+    model = nn.build(SMALL_CNN, (1, 8, 8), 4, np.random.default_rng(0)).compile()
+    x = np.random.default_rng(1).standard_normal((10, 1, 8, 8)).astype(np.float32)
+    one_by_one = np.concatenate([model.forward(x[i:i + 1]) for i in range(10)])
+    seen = []
+    run = model._run
+    monkeypatch.setattr(model, "_run", lambda batch, **kw: seen.append(len(batch)) or run(batch, **kw))
+    monkeypatch.setattr(nn.model, "INFERENCE_CHUNK_BYTES", 3 * 4 * model.footprint((1, 8, 8)))
+    np.testing.assert_allclose(model.forward(x), one_by_one, rtol=1e-5, atol=1e-6)
+    assert seen == [3, 3, 3, 1]
+    seen.clear()
+    model.forward(x, train=True)  # training keeps the batch whole: batchnorm needs its statistics
+    assert seen == [10]

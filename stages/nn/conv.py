@@ -1,4 +1,5 @@
-"""Conv2D and MaxPool2D in NCHW, vectorised with stride tricks (im2col) and GEMMs.
+"""Conv2D and MaxPool2D in NCHW, vectorised with stride tricks (im2col) and GEMMs, or for wide 3x3
+layers with Winograd's minimal filtering (winograd.py).
 
 The API is NCHW, but Conv2D lays its output out channels-last in memory (NHWC) and hands back an
 NCHW *view* of it, as PyTorch's channels_last does. Element-wise layers keep that layout, and the
@@ -13,6 +14,20 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .init import initialise
 from .layers import Layer
+from .winograd import Winograd
+
+ALGORITHMS = ("auto", "im2col", "winograd2", "winograd4")
+WINOGRAD_MIN_WORK = 64 * 64  # input x output channels from which F(4x4, 3x3) wins: bench/conv_algorithms.py
+
+
+def choose_algorithm(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> str:
+    """The algorithm measured fastest for a layer shape (bench/RESULTS.md): Winograd F(4x4, 3x3)
+    for 3x3 stride-1 kernels between wide layers, im2col for everything else. Its transforms are
+    memory-bound NumPy passes whose cost grows with C + O while the GEMM work it saves grows with
+    C * O, so below WINOGRAD_MIN_WORK im2col's single GEMM is faster."""
+    if (kernel, stride) == (3, 1) and padding <= 2 and c_in * c_out >= WINOGRAD_MIN_WORK:
+        return "winograd4"
+    return "im2col"
 
 
 def _out_size(size: int, k: int, stride: int, pad: int) -> int:
@@ -20,13 +35,19 @@ def _out_size(size: int, k: int, stride: int, pad: int) -> int:
 
 
 class Conv2D(Layer):
-    """x (N, C, H, W) * W (O, C, kh, kw) + b (O,) -> y (N, O, Ho, Wo), zero padding, any stride."""
+    """x (N, C, H, W) * W (O, C, kh, kw) + b (O,) -> y (N, O, Ho, Wo), zero padding, any stride.
+
+    `algorithm`: "im2col" (any shape), "winograd2" or "winograd4" (F(2x2, 3x3) or F(4x4, 3x3):
+    3x3 stride-1 kernels, padding <= 2; forward, weight and input gradients all by Winograd), or
+    "auto" (choose_algorithm). Every algorithm computes the same function, to float32 round-off
+    (bench/RESULTS.md states the error of each); the choice is not saved with the model.
+    """
 
     kind = "conv2d"
 
     def __init__(self, c_in: int, c_out: int, kernel: int = 3, *, stride: int = 1, padding: int = 0,
                  init: str = "he_normal", rng: np.random.Generator | None = None, dtype=np.float32,
-                 weights: dict | None = None):
+                 weights: dict | None = None, algorithm: str = "auto"):
         super().__init__()
         self.k, self.stride, self.pad, self.init = kernel, stride, padding, init
         if weights is None:
@@ -34,6 +55,14 @@ class Conv2D(Layer):
             weights = {"W": initialise(init, (c_out, c_in, kernel, kernel), rng, dtype), "b": np.zeros(c_out, dtype)}
         self.params = weights
         self._alloc_grads()
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"conv2d algorithm must be one of {', '.join(ALGORITHMS)}, got {algorithm!r}")
+        if algorithm == "auto":
+            algorithm = choose_algorithm(*weights["W"].shape[1::-1], kernel, stride, padding)
+        if algorithm != "im2col" and ((kernel, stride) != (3, 1) or padding > 2):
+            raise ValueError(f"{algorithm} needs a 3x3 kernel, stride 1 and padding <= 2")
+        self.algorithm = algorithm
+        self.winograd = None if algorithm == "im2col" else Winograd(int(algorithm[-1]), self._buffer)
 
     def _pad(self, xh: np.ndarray, p: int) -> np.ndarray:
         """(N, H, W, C) -> (N, H + 2p, W + 2p, C) with zero borders, in a reused buffer whose
@@ -73,8 +102,15 @@ class Conv2D(Layer):
         n, _, h, w = x.shape
         ho, wo = _out_size(h, self.k, self.stride, self.pad), _out_size(w, self.k, self.stride, self.pad)
         self.x_shape = x.shape
-        self.cols = self._im2col(x.transpose(0, 2, 3, 1), self.pad)  # kept for dW
-        y = self.cols @ self._wmat().T  # (N*Ho*Wo, O)
+        xh = x.transpose(0, 2, 3, 1)
+        if self.winograd is None:
+            self.cols = self._im2col(xh, self.pad)  # kept for dW
+            y = self.cols @ self._wmat().T  # (N*Ho*Wo, O)
+        else:
+            wg = self.winograd
+            self.tiles = wg.input_tiles(xh, self.pad, ho, wo, "fwd.")  # V, kept for dW
+            y = np.empty((n, ho, wo, self.params["W"].shape[0]), x.dtype)
+            wg.output(wg.products(self.tiles, wg.kernel(self.params["W"]), "fwd."), out=y, tag="fwd.")
         rows = y.reshape(n * ho, -1)  # the bias added along rows of Wo*O values rather than O: NumPy's
         rows += np.tile(self.params["b"], wo)  # loop runs 1.2-2.5x faster on long rows than on short ones
         return y.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2)
@@ -83,6 +119,8 @@ class Conv2D(Layer):
         n, c, h, w = self.x_shape
         k, s, p = self.k, self.stride, self.pad
         o, ho, wo = dy.shape[1:]
+        if self.winograd is not None:
+            return self._winograd_backward(dy)
         dy_mat = dy.transpose(0, 2, 3, 1).reshape(-1, o)  # free when dy is channels-last
         # dW = dy^T cols, multiplied in whichever orientation keeps BLAS on contiguous rows
         if self.cols.flags.c_contiguous:
@@ -104,6 +142,21 @@ class Conv2D(Layer):
                 dxp[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s] += (dy_mat @ wt[i, j]).reshape(n, ho, wo, c)
         return dxp[:, p:p + h, p:p + w].transpose(0, 3, 1, 2)
 
+    def _winograd_backward(self, dy):
+        """The transpose of the Winograd forward: dU = V^T dM per tile position for dW, and dx as
+        the forward algorithm run on dy (padded by 2 - padding) with the kernel flipped."""
+        wg, (n, c, h, w) = self.winograd, self.x_shape
+        dyh = dy.transpose(0, 2, 3, 1)  # (N, Ho, Wo, O)
+        du = np.matmul(self.tiles.transpose(0, 2, 1), wg.output_grad(dyh, "bwd."))  # (a*a, C, O)
+        self.grads["W"][...] = wg.kernel_grad(du)
+        self._bias_grad(dyh.reshape(-1, dyh.shape[-1]))  # free when dy is channels-last
+        if not self.input_grad:
+            return None
+        flipped = wg.kernel(self.params["W"][:, :, ::-1, ::-1].transpose(1, 0, 2, 3))  # (C, O, 3, 3)
+        dx = np.empty((n, h, w, c), dy.dtype)
+        tiles = wg.input_tiles(dyh, 2 - self.pad, h, w, "dx.")
+        return wg.output(wg.products(tiles, flipped, "dx."), out=dx, tag="dx.").transpose(0, 3, 1, 2)
+
     def out_shape(self, in_shape):
         c, h, w = in_shape
         if c != self.params["W"].shape[1]:
@@ -112,6 +165,10 @@ class Conv2D(Layer):
         if ho < 1 or wo < 1:
             raise ValueError(f"conv2d kernel {self.k} does not fit input {h}x{w} (padding {self.pad})")
         return (self.params["W"].shape[0], ho, wo)
+
+    def footprint(self, in_shape):
+        c, ho, wo = in_shape[0], *self.out_shape(in_shape)[1:]
+        return super().footprint(in_shape) + self.k * self.k * c * ho * wo  # + im2col's columns
 
     def config(self):
         return {"type": self.kind, "filters": int(self.params["W"].shape[0]), "kernel": self.k,
@@ -180,6 +237,9 @@ class MaxPool2D(Layer):
         if ho < 1 or wo < 1:
             raise ValueError(f"maxpool2d size {self.size} does not fit input {h}x{w}")
         return (c, ho, wo)
+
+    def footprint(self, in_shape):
+        return super().footprint(in_shape) + self.size ** 2 * int(np.prod(self.out_shape(in_shape)))  # + windows
 
     def config(self):
         return {"type": self.kind, "size": self.size, "stride": self.stride}

@@ -32,6 +32,10 @@ class Layer:
     def out_shape(self, in_shape: tuple[int, ...]) -> tuple[int, ...]:
         return in_shape
 
+    def footprint(self, in_shape: tuple[int, ...]) -> int:
+        """Elements per sample that forward holds at once: its input and output, plus any scratch."""
+        return int(np.prod(in_shape)) + int(np.prod(self.out_shape(in_shape)))
+
     def config(self) -> dict:
         return {"type": self.kind}
 
