@@ -2,18 +2,21 @@
 
     python bench/conv_algorithms.py [--rounds 9] [--markdown bench/RESULTS.md]
 
-One shard as training runs it (64 images, BLAS on one thread), the algorithms interleaved round by
-round, medians. Backward is the weight gradient (always im2col's GEMM) plus the input gradient (the
-layer's algorithm). Error: the largest |float32 - float64| over the largest |float64| output.
-The last table splits the `cnn` preset's second layer into its parts, to show where Winograd's
-time goes.
+As training runs a shard: 64 images, BLAS on one thread, and two such layers stepping at once on
+two threads (the presets' two shards on two cores); the algorithms interleaved round by round,
+medians. Backward is the weight and input gradients, both by the layer's algorithm (the first
+layer's input gradient is never computed). Error: the largest |float32 - float64| over the largest
+|float64| output. The last table splits the `cnn` preset's second layer into its parts, to show
+where Winograd's time goes.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +37,7 @@ SHAPES = [
 ]
 ALGORITHMS = ["im2col", "winograd2", "winograd4"]
 BATCH = 64
+THREADS = min(2, os.cpu_count() or 1)  # the cnn presets train two shards at once, one per core
 
 
 def _layers(c: int, o: int, dtype=np.float32) -> dict[str, nn.Conv2D]:
@@ -53,31 +57,43 @@ def error(c: int, o: int, size: int) -> dict[str, float]:
             for name, layer in _layers(c, o).items()}
 
 
-def timings(c: int, o: int, size: int, rounds: int) -> dict[str, tuple[float, float]]:
-    """algorithm -> (forward ms, backward ms), medians over interleaved rounds."""
+def timings(c: int, o: int, size: int, rounds: int, threads: int = THREADS) -> dict[str, tuple[float, float]]:
+    """algorithm -> (forward ms, backward ms), medians over interleaved rounds. Each of `threads`
+    threads steps a layer of its own at the same time, as the shards of a training step do."""
     rng = np.random.default_rng(2)
     # channels-last memory behind NCHW views, as the layers pass them to each other
-    x = rng.random((BATCH, size, size, c), dtype=np.float32).transpose(0, 3, 1, 2)
-    dy = rng.standard_normal((BATCH, size, size, o)).astype(np.float32).transpose(0, 3, 1, 2)
-    layers = _layers(c, o)
-    for layer in layers.values():
-        layer.input_grad = c > 1  # a first layer's input gradient is never computed
+    xs = [rng.random((BATCH, size, size, c), dtype=np.float32).transpose(0, 3, 1, 2) for _ in range(threads)]
+    dys = [rng.standard_normal((BATCH, size, size, o)).astype(np.float32).transpose(0, 3, 1, 2) for _ in range(threads)]
+    layers = {name: [_layers(c, o)[name] for _ in range(threads)] for name in ALGORITHMS}
+    for copies in layers.values():
+        for layer in copies:
+            layer.input_grad = c > 1  # a first layer's input gradient is never computed
     times = {name: ([], []) for name in layers}
+
+    def step(layer, x, dy, out):
+        start = time.perf_counter()
+        layer.forward(x, train=True)
+        mid = time.perf_counter()
+        layer.backward(dy)
+        out.append(((mid - start) * 1e3, (time.perf_counter() - mid) * 1e3))
+
     for r in range(rounds + 1):
-        for name, layer in layers.items():
-            start = time.perf_counter()
-            layer.forward(x, train=True)
-            mid = time.perf_counter()
-            layer.backward(dy)
-            end = time.perf_counter()
+        for name, copies in layers.items():
+            out: list = []
+            workers = [threading.Thread(target=step, args=(layer, x, dy, out)) for layer, x, dy in zip(copies, xs, dys)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
             if r:  # the first round allocates the buffers
-                times[name][0].append((mid - start) * 1e3)
-                times[name][1].append((end - mid) * 1e3)
+                times[name][0].extend(f for f, _ in out)
+                times[name][1].extend(b for _, b in out)
     return {name: (statistics.median(f), statistics.median(b)) for name, (f, b) in times.items()}
 
 
 def winograd_parts(rounds: int) -> list[tuple[str, float]]:
-    """(part, ms) of the cnn preset's second layer's forward, im2col against Winograd F(4x4, 3x3)."""
+    """(part, ms) of the cnn preset's second layer's forward, im2col against Winograd F(4x4, 3x3),
+    on one thread."""
     rng = np.random.default_rng(3)
     xh = rng.random((BATCH, 14, 14, 32), dtype=np.float32)
     layers = _layers(32, 64)
@@ -106,7 +122,8 @@ def winograd_parts(rounds: int) -> list[tuple[str, float]]:
 
 
 def report(rounds: int) -> list[str]:
-    lines = [f"Per layer, {BATCH} images (one shard), BLAS on one thread, {rounds} interleaved rounds, medians; "
+    lines = [f"Per layer, {BATCH} images per shard, {THREADS} shards at once on {THREADS} threads, BLAS on one thread each, "
+             f"{rounds} interleaved rounds, medians; "
              "ms forward + backward; error = float32 against float64.", "",
              "| layer | C -> O, size | " + " | ".join(ALGORITHMS) + " | fastest | auto picks | float32 error "
              + " / ".join(ALGORITHMS) + " |",
@@ -119,7 +136,7 @@ def report(rounds: int) -> list[str]:
         lines.append(f"| {where} | {c} -> {o}, {size}x{size} | {cells} | {min(total, key=total.get)} | "
                      f"{choose_algorithm(c, o, 3, 1, 1)} | {' / '.join(f'{e:.1e}' for e in err.values())} |")
         print(lines[-1], flush=True)
-    lines += ["", "The `cnn` preset's second layer, forward, by part (ms):", "", "| part | ms |", "| --- | ---: |"]
+    lines += ["", "The `cnn` preset's second layer, forward, by part (ms, one thread alone):", "", "| part | ms |", "| --- | ---: |"]
     lines += [f"| {name} | {ms:.2f} |" for name, ms in winograd_parts(rounds * 3)]
     return lines
 

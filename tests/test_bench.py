@@ -36,7 +36,7 @@ def test_torch_twin_matches_forward():
 def test_conv_algorithm_bench_times_and_measures_every_algorithm():
     from bench import conv_algorithms
 
-    times = conv_algorithms.timings(8, 8, 6, rounds=1)
+    times = conv_algorithms.timings(8, 8, 6, rounds=1, threads=2)
     assert list(times) == conv_algorithms.ALGORITHMS and all(f > 0 and b > 0 for f, b in times.values())
     errors = conv_algorithms.error(8, 8, 6)
     assert list(errors) == conv_algorithms.ALGORITHMS and all(0 < e < 1e-4 for e in errors.values())

@@ -103,14 +103,14 @@ class Conv2D(Layer):
         ho, wo = _out_size(h, self.k, self.stride, self.pad), _out_size(w, self.k, self.stride, self.pad)
         self.x_shape = x.shape
         xh = x.transpose(0, 2, 3, 1)
-        if self.winograd is None:
-            self.cols = self._im2col(xh, self.pad)  # kept for dW
-            y = self.cols @ self._wmat().T  # (N*Ho*Wo, O)
-        else:
+        if self.winograd is not None:
             wg = self.winograd
             self.tiles = wg.input_tiles(xh, self.pad, ho, wo, "fwd.")  # V, kept for dW
             y = np.empty((n, ho, wo, self.params["W"].shape[0]), x.dtype)
-            wg.output(wg.products(self.tiles, wg.kernel(self.params["W"]), "fwd."), out=y, tag="fwd.")
+            mm = wg.products(self.tiles, wg.kernel(self.params["W"]), "fwd.")
+            return wg.output(mm, out=y, tag="fwd.", bias=self.params["b"]).transpose(0, 3, 1, 2)
+        self.cols = self._im2col(xh, self.pad)  # kept for dW
+        y = self.cols @ self._wmat().T  # (N*Ho*Wo, O)
         rows = y.reshape(n * ho, -1)  # the bias added along rows of Wo*O values rather than O: NumPy's
         rows += np.tile(self.params["b"], wo)  # loop runs 1.2-2.5x faster on long rows than on short ones
         return y.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2)

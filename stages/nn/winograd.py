@@ -91,8 +91,9 @@ class Winograd:
         mm = self.buffer(tag + "M", (v.shape[0], v.shape[1], u.shape[-1]), v.dtype)
         return np.matmul(v, u, out=mm)
 
-    def output(self, mm: np.ndarray, *, out: np.ndarray, tag: str) -> np.ndarray:
-        """M (a*a, T, O) -> out (N, ho, wo, O) = A^T M A per tile."""
+    def output(self, mm: np.ndarray, *, out: np.ndarray, tag: str, bias: np.ndarray | None = None) -> np.ndarray:
+        """M (a*a, T, O) -> out (N, ho, wo, O) = A^T M A per tile, plus bias (O,) if given (added
+        while the tiles are copied out, sparing a pass over the output)."""
         m, o = self.m, mm.shape[-1]
         n, ho, wo = out.shape[:3]
         th, tw = self.tiles(ho, wo)
@@ -100,7 +101,11 @@ class Winograd:
         np.matmul(self._mat("A", mm.dtype), mm.reshape(len(mm), -1), out=y.reshape(m * m, -1))
         for p in range(m):
             for q in range(m):  # output pixel (p, q) of every tile, the partial tiles cropped
-                out[:, p::m, q::m] = y[p, q, :, :len(range(p, ho, m)), :len(range(q, wo, m))]
+                tile = y[p, q, :, :len(range(p, ho, m)), :len(range(q, wo, m))]
+                if bias is None:
+                    out[:, p::m, q::m] = tile
+                else:
+                    np.add(tile, bias, out=out[:, p::m, q::m])
         return out
 
     def output_grad(self, dyh: np.ndarray, tag: str) -> np.ndarray:
