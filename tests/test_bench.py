@@ -40,3 +40,12 @@ def test_conv_algorithm_bench_times_and_measures_every_algorithm():
     assert list(times) == conv_algorithms.ALGORITHMS and all(f > 0 and b > 0 for f, b in times.values())
     errors = conv_algorithms.error(8, 8, 6)
     assert list(errors) == conv_algorithms.ALGORITHMS and all(0 < e < 1e-4 for e in errors.values())
+
+
+def test_cnn_step_profile_times_every_layer_and_the_gemms():
+    from bench import cnn_step
+
+    kinds, fwd, bwd = cnn_step.profile("small_cnn", steps=1, seed=0)
+    assert kinds[:3] == ["conv2d", "maxpool2d", "relu"]  # the fast plan's order: pool before ReLU
+    assert len(fwd) == len(bwd) == len(kinds) and (fwd > 0).all() and bwd[0] > 0
+    assert cnn_step.gemms_alone("small_cnn", steps=1) > 0
