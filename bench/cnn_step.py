@@ -3,8 +3,9 @@
     python bench/cnn_step.py [--arch cnn] [--steps 30]
 
 Each shard is 64 images (half of a 128-image batch), stepped as DataParallel steps a replica (the
-fast plan, BLAS on one thread), and timed layer by layer. With --threads 2 (the default) it runs
-a second shard on a second thread at the same time, as training does, and reports the first's.
+fast plan, BLAS on one thread), and timed layer by layer: first alone, then with a second shard
+stepping on a second thread at the same time, as training runs them (the first shard's times are
+reported). Last, the step's GEMMs alone, on operands prepared beforehand.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SHARD = 64
 
 def profile(arch: str, steps: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(layer kinds in run order, forward ms, backward ms) per layer, means over `steps` after 3 warm-up steps."""
-    model = nn.build(ARCHS[arch], (1, 28, 28), 10, np.random.default_rng(0)).compile()
+    model = nn.build(ARCHS[arch], (1, 28, 28), 10, np.random.default_rng(0))  # the fast plan
     order = model.plan.order
     x = np.random.default_rng(seed).random((SHARD, 1, 28, 28), dtype=np.float32)
     y = np.random.default_rng(seed + 1).integers(0, 10, SHARD)
@@ -55,7 +56,7 @@ def gemms_alone(arch: str, steps: int) -> float:
     input-gradient ones), on operands prepared beforehand: no gathers, pooling or element-wise work."""
     model = nn.build(ARCHS[arch], (1, 28, 28), 10, np.random.default_rng(0))
     rng, calls, shape = np.random.default_rng(1), [], model.input_shape
-    for i, layer in enumerate(model.layers):
+    for layer in model.layers:
         out = layer.out_shape(shape)
         if isinstance(layer, (nn.Conv2D, nn.Dense)):
             w = layer.params["W"]
@@ -64,10 +65,10 @@ def gemms_alone(arch: str, steps: int) -> float:
             rows = SHARD * (out[1] * out[2] if isinstance(layer, nn.Conv2D) else 1)
             a, b, dy = (rng.random(s, dtype=np.float32) for s in ((rows, k), (k, o), (rows, o)))
             calls += [lambda a=a, b=b: a @ b, lambda a=a, dy=dy: dy.T @ a]  # forward, dW
-            if i > 0 and isinstance(layer, nn.Conv2D):  # dx: one GEMM per kernel offset
+            if layer.input_grad and isinstance(layer, nn.Conv2D):  # dx: one GEMM per kernel offset
                 wt = rng.random((layer.k ** 2, o, shape[0]), dtype=np.float32)
                 calls += [lambda dy=dy, wt=wt: [dy @ m for m in wt]]
-            elif i > 1:
+            elif layer.input_grad:
                 calls += [lambda dy=dy, b=b: dy @ b.T]
         shape = out
     for call in calls:

@@ -26,11 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import nn
-from stages.idx import read_idx
-from stages.presets import PRESETS
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # bench/ is not an installed package
+
+from bench.sections import write_section  # noqa: E402
+from stages import nn  # noqa: E402
+from stages.idx import read_idx  # noqa: E402
+from stages.presets import PRESETS  # noqa: E402
 
 SMALL_CNN = [
     {"type": "conv2d", "filters": 16, "kernel": 3, "padding": 1}, {"type": "relu"}, {"type": "maxpool2d", "size": 2},
@@ -255,7 +257,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--markdown", type=Path, help="also write the header and table as Markdown (bench/RESULTS.md)")
+    parser.add_argument("--markdown", type=Path, help="also put the header and table in this file, between the bench-run markers (bench/RESULTS.md)")
     parser.add_argument("--archs", default="mlp,cnn,small_cnn", help="comma-separated subset to run")
     return parser.parse_args(argv)
 
@@ -359,9 +361,9 @@ def main(argv: list[str] | None = None) -> None:
     print("\n" + "\n".join(table) + "\n\n" + "\n".join(notes))
     if args.markdown:
         command = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py " + " ".join(sys.argv[1:])
-        args.markdown.write_text("# Benchmark results\n\n```\n" + "\n".join(header) + "\n```\n\nCommand: `"
-                                 + command + "`\n\n" + "\n".join(table) + "\n\n" + "\n\n".join(notes)
-                                 + "\n\n`" + last + "`\n")
+        write_section(args.markdown, "bench run", "bench/run.py",
+                      "```\n" + "\n".join(header) + "\n```\n\nCommand: `" + command + "`\n\n" + "\n".join(table)
+                      + "\n\n" + "\n\n".join(notes) + "\n\n`" + last + "`")
     if args.json:
         args.json.write_text(json.dumps({**results, "gemm_gflops": gemm}, indent=2))
     print(last)

@@ -16,16 +16,19 @@ from .init import initialise
 from .layers import Layer
 from .winograd import Winograd
 
-ALGORITHMS = ("auto", "im2col", "winograd2", "winograd4")
-WINOGRAD_MIN_WORK = 64 * 64  # input x output channels from which F(4x4, 3x3) wins: bench/conv_algorithms.py
+WINOGRAD_TILE = {"winograd2": 2, "winograd4": 4}  # algorithm -> m of F(m x m, 3 x 3)
+ALGORITHMS = ("auto", "im2col", *WINOGRAD_TILE)
+WINOGRAD_MIN_CHANNELS = 64  # input and output channels from which F(4x4, 3x3) wins: bench/conv_algorithms.py
 
 
 def choose_algorithm(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> str:
     """The algorithm measured fastest for a layer shape (bench/RESULTS.md): Winograd F(4x4, 3x3)
-    for 3x3 stride-1 kernels between wide layers, im2col for everything else. Its transforms are
-    memory-bound NumPy passes whose cost grows with C + O while the GEMM work it saves grows with
-    C * O, so below WINOGRAD_MIN_WORK im2col's single GEMM is faster."""
-    if (kernel, stride) == (3, 1) and padding <= 2 and c_in * c_out >= WINOGRAD_MIN_WORK:
+    for 3x3 stride-1 kernels (padding <= 2) with at least WINOGRAD_MIN_CHANNELS channels in and
+    out, im2col for everything else. Winograd's transforms are memory-bound NumPy passes whose
+    cost grows with C + O while the GEMM work it saves grows with C * O, so a narrow side on
+    either end leaves im2col's single GEMM faster (measured: 32 -> 64 a tie, 16 -> 256 and
+    8 -> 512 slower by Winograd)."""
+    if (kernel, stride) == (3, 1) and padding <= 2 and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS:
         return "winograd4"
     return "im2col"
 
@@ -62,7 +65,7 @@ class Conv2D(Layer):
         if algorithm != "im2col" and ((kernel, stride) != (3, 1) or padding > 2):
             raise ValueError(f"{algorithm} needs a 3x3 kernel, stride 1 and padding <= 2")
         self.algorithm = algorithm
-        self.winograd = None if algorithm == "im2col" else Winograd(int(algorithm[-1]), self._buffer)
+        self.winograd = Winograd(WINOGRAD_TILE[algorithm], self._buffer) if algorithm in WINOGRAD_TILE else None
 
     def _pad(self, xh: np.ndarray, p: int) -> np.ndarray:
         """(N, H, W, C) -> (N, H + 2p, W + 2p, C) with zero borders, in a reused buffer whose
@@ -105,9 +108,9 @@ class Conv2D(Layer):
         xh = x.transpose(0, 2, 3, 1)
         if self.winograd is not None:
             wg = self.winograd
-            self.tiles = wg.input_tiles(xh, self.pad, ho, wo, "fwd.")  # V, kept for dW
+            self.v = wg.input_tiles(xh, self.pad, ho, wo, "fwd.")  # kept for dW
             y = np.empty((n, ho, wo, self.params["W"].shape[0]), x.dtype)
-            mm = wg.products(self.tiles, wg.kernel(self.params["W"]), "fwd.")
+            mm = wg.products(self.v, wg.kernel(self.params["W"]), "fwd.")
             return wg.output(mm, out=y, tag="fwd.", bias=self.params["b"]).transpose(0, 3, 1, 2)
         self.cols = self._im2col(xh, self.pad)  # kept for dW
         y = self.cols @ self._wmat().T  # (N*Ho*Wo, O)
@@ -116,11 +119,11 @@ class Conv2D(Layer):
         return y.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2)
 
     def backward(self, dy):
+        if self.winograd is not None:
+            return self._winograd_backward(dy)
         n, c, h, w = self.x_shape
         k, s, p = self.k, self.stride, self.pad
         o, ho, wo = dy.shape[1:]
-        if self.winograd is not None:
-            return self._winograd_backward(dy)
         dy_mat = dy.transpose(0, 2, 3, 1).reshape(-1, o)  # free when dy is channels-last
         # dW = dy^T cols, multiplied in whichever orientation keeps BLAS on contiguous rows
         if self.cols.flags.c_contiguous:
@@ -147,7 +150,7 @@ class Conv2D(Layer):
         the forward algorithm run on dy (padded by 2 - padding) with the kernel flipped."""
         wg, (n, c, h, w) = self.winograd, self.x_shape
         dyh = dy.transpose(0, 2, 3, 1)  # (N, Ho, Wo, O)
-        du = np.matmul(self.tiles.transpose(0, 2, 1), wg.output_grad(dyh, "bwd."))  # (a*a, C, O)
+        du = np.matmul(self.v.transpose(0, 2, 1), wg.output_grad(dyh, "bwd."))  # (a*a, C, O)
         self.grads["W"][...] = wg.kernel_grad(du)
         self._bias_grad(dyh.reshape(-1, dyh.shape[-1]))  # free when dy is channels-last
         if not self.input_grad:
@@ -167,8 +170,16 @@ class Conv2D(Layer):
         return (self.params["W"].shape[0], ho, wo)
 
     def footprint(self, in_shape):
-        c, ho, wo = in_shape[0], *self.out_shape(in_shape)[1:]
-        return super().footprint(in_shape) + self.k * self.k * c * ho * wo  # + im2col's columns
+        """Input and output, plus in inference the scratch: the padded input and im2col's columns,
+        or Winograd's padded input, tiles d, transformed tiles V, products M and output tiles Y."""
+        (c, h, w), (o, ho, wo) = in_shape, self.out_shape(in_shape)
+        if self.winograd is None:
+            scratch = (h + 2 * self.pad) * (w + 2 * self.pad) * c * (self.pad > 0) + self.k * self.k * c * ho * wo
+        else:
+            m, a2 = self.winograd.m, self.winograd.a ** 2
+            th, tw = self.winograd.tiles(ho, wo)
+            scratch = (th * m + 2) * (tw * m + 2) * c + th * tw * (2 * a2 * c + a2 * o + m * m * o)
+        return super().footprint(in_shape) + scratch
 
     def config(self):
         return {"type": self.kind, "filters": int(self.params["W"].shape[0]), "kernel": self.k,

@@ -7,9 +7,9 @@ F(m x m, 3 x 3) computes each m x m output tile of a correlation from an (m+2) x
 
 with (m+2)^2 multiplications per pair of input and output channels instead of 9 m^2: 2.25x fewer for
 m = 2, 4x fewer for m = 4. Summed over input channels, the element-wise product becomes one GEMM
-per tile position (v, u):
+per tile position (u, v):
 
-    M[v, u] (T, O) = V[v, u] (T, C) @ U[v, u] (C, O)        T = tiles in the batch
+    M[u, v] (T, O) = V[u, v] (T, C) @ U[u, v] (C, O)        T = tiles in the batch
 
 Tile positions (u, v) are flattened row by row, u along H and v along W. The transforms are Kronecker
 products of the small matrices, each applied as one GEMM to the tiles of the whole batch, never
@@ -62,7 +62,12 @@ class Winograd:
         return self._cast[name, dtype]
 
     def tiles(self, ho: int, wo: int) -> tuple[int, int]:
+        """(tile rows, tile columns) covering an (ho, wo) output, the last ones partial."""
         return -(-ho // self.m), -(-wo // self.m)
+
+    def _inside(self, p: int, q: int, ho: int, wo: int) -> tuple[int, int]:
+        """How many tile rows and tile columns hold an output pixel at (p, q) within their tile."""
+        return len(range(p, ho, self.m)), len(range(q, wo, self.m))
 
     def kernel(self, w: np.ndarray) -> np.ndarray:
         """w (O, C, 3, 3) -> U (a*a, C, O) = G w G^T per channel pair, computed in float64."""
@@ -76,9 +81,13 @@ class Winograd:
         n, h, w, c = xh.shape
         m, a = self.m, self.a
         th, tw = self.tiles(ho, wo)
-        # the padded input, as far as the last tile reaches; borders are zero from allocation on
+        # the padded input, as far as the last tile reaches. The top and left borders stay zero
+        # from allocation on; below and right of the input, a smaller input than the last one
+        # that shared this buffer would leave old values: zeroed on every call
         xp = self.buffer(tag + "padded", (n, th * m + 2, tw * m + 2, c), xh.dtype, fill=0)
         xp[:, pad:pad + h, pad:pad + w] = xh
+        xp[:, pad + h:] = 0
+        xp[:, :pad + h, pad + w:] = 0
         # every tile, overlapping its neighbours by 2, gathered in one copy: (a, a, N, th, tw, C)
         d = self.buffer(tag + "d", (a, a, n, th, tw, c), xh.dtype)
         np.copyto(d, sliding_window_view(xp, (a, a), axis=(1, 2))[:, ::m, ::m].transpose(4, 5, 0, 1, 2, 3))
@@ -101,7 +110,8 @@ class Winograd:
         np.matmul(self._mat("A", mm.dtype), mm.reshape(len(mm), -1), out=y.reshape(m * m, -1))
         for p in range(m):
             for q in range(m):  # output pixel (p, q) of every tile, the partial tiles cropped
-                tile = y[p, q, :, :len(range(p, ho, m)), :len(range(q, wo, m))]
+                rows, cols = self._inside(p, q, ho, wo)
+                tile = y[p, q, :, :rows, :cols]
                 if bias is None:
                     out[:, p::m, q::m] = tile
                 else:
@@ -113,11 +123,14 @@ class Winograd:
         n, ho, wo, o = dyh.shape
         m, a = self.m, self.a
         th, tw = self.tiles(ho, wo)
-        # (p, q, N, th, tw, O); what lies past the output's edge stays zero from allocation on
-        y = self.buffer(tag + "dY", (m, m, n, th, tw, o), dyh.dtype, fill=0)
+        # (p, q, N, th, tw, O): zero where a partial tile reaches past the output's edge
+        y = self.buffer(tag + "dY", (m, m, n, th, tw, o), dyh.dtype)
         for p in range(m):
             for q in range(m):
-                y[p, q, :, :len(range(p, ho, m)), :len(range(q, wo, m))] = dyh[:, p::m, q::m]
+                rows, cols = self._inside(p, q, ho, wo)
+                y[p, q, :, :rows, :cols] = dyh[:, p::m, q::m]
+                y[p, q, :, rows:] = 0
+                y[p, q, :, :rows, cols:] = 0
         dm = self.buffer(tag + "dM", (a * a, n * th * tw, o), dyh.dtype)
         np.matmul(self._mat("A", dyh.dtype).T, y.reshape(m * m, -1), out=dm.reshape(a * a, -1))
         return dm
