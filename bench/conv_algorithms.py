@@ -1,6 +1,6 @@
 """Each convolution algorithm on each layer shape: forward and backward time, float32 error.
 
-    python bench/conv_algorithms.py [--rounds 9] [--markdown bench/RESULTS.md]
+    python bench/conv_algorithms.py [--rounds 15] [--markdown bench/RESULTS.md]   # about a minute
 
 As training runs a shard: 64 images, BLAS on one thread, and two such layers stepping at once on
 two threads (the presets' two shards on two cores); the algorithms interleaved round by round,
@@ -130,6 +130,7 @@ def report(rounds: int) -> list[str]:
              "| layer | C -> O, size | " + " | ".join(ALGORITHMS) + " | fastest | auto picks | float32 error "
              + " / ".join(ALGORITHMS) + " |",
              "| --- | --- |" + " ---: |" * len(ALGORITHMS) + " --- | --- | --- |"]
+    print("\n".join(lines[2:]), flush=True)  # the header; each row follows as it is measured
     for where, c, o, size in SHAPES:
         t = timings(c, o, size, rounds)
         err = error(c, o, size)
@@ -145,15 +146,16 @@ def report(rounds: int) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--markdown", type=Path, help="replace the section between the conv-algorithms markers in this file")
     args = parser.parse_args(argv)
     with threadpool_limits(1):
         lines = report(args.rounds)
-    print("\n".join(lines))
+    print("\n".join(lines[lines.index("") + 1 + len(SHAPES) + 2:]))  # the per-part table
     if args.markdown:
         write_section(args.markdown, "conv algorithms", "bench/conv_algorithms.py",
-                      "\n".join(["## Convolution algorithms per layer (`python bench/conv_algorithms.py`)", "", *lines]))
+                      "\n".join(["## Convolution algorithms per layer", "", "Command: `python bench/conv_algorithms.py "
+                                  + " ".join(sys.argv[1:]) + "`", "", *lines]))
 
 if __name__ == "__main__":
     main()

@@ -206,8 +206,13 @@ def test_inference_runs_a_large_batch_in_chunks_with_the_same_outputs(monkeypatc
     run = model._run
     monkeypatch.setattr(model, "_run", lambda batch, **kw: seen.append(len(batch)) or run(batch, **kw))
     monkeypatch.setattr(nn.model, "INFERENCE_CHUNK_BYTES", 3 * 4 * model.footprint((1, 8, 8)))
+    monkeypatch.setattr(nn.model, "INFERENCE_MIN_CHUNK", 1)
     np.testing.assert_allclose(model.forward(x), one_by_one, rtol=1e-5, atol=1e-6)
     assert seen == [3, 3, 3, 1]
+    seen.clear()
+    monkeypatch.setattr(nn.model, "INFERENCE_MIN_CHUNK", 4)  # however little fits, never under the floor
+    np.testing.assert_allclose(model.forward(x), one_by_one, rtol=1e-5, atol=1e-6)
+    assert seen == [4, 4, 2]
     seen.clear()
     model.forward(x, train=True)  # training keeps the batch whole: batchnorm needs its statistics
     assert seen == [10]

@@ -13,6 +13,7 @@ from .layers import Dense, Dropout, Flatten, Layer, ReLU, Sigmoid, Softmax
 from .norm import BatchNorm
 
 INFERENCE_CHUNK_BYTES = 8 * 2 ** 20  # the most one inference chunk may hold in any one layer: see Sequential.forward
+INFERENCE_MIN_CHUNK = 16  # samples; smaller chunks spend more on per-call overhead than they save (bench/RESULTS.md)
 
 
 class SpecError(ValueError):
@@ -116,14 +117,14 @@ class Sequential:
 
     def forward(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
         """Output for x (N, ...). In inference, a batch whose working set in some layer would pass
-        INFERENCE_CHUNK_BYTES runs through in equal chunks that fit (the outputs agree with one
-        pass to float32 round-off): memory stays bounded, and the chunks stay in cache
-        (bench/RESULTS.md, "Memory: chunked inference"). Training keeps the batch whole."""
+        INFERENCE_CHUNK_BYTES runs through in chunks of as many samples as fit, INFERENCE_MIN_CHUNK
+        at least (the outputs agree with one pass to float32 round-off): memory stays bounded, and
+        the chunks stay in cache (bench/RESULTS.md, "Memory: chunked inference"). Training keeps
+        the batch whole."""
         if not train:
-            fit = max(1, INFERENCE_CHUNK_BYTES // (x.itemsize * self.footprint(x.shape[1:])))
+            fit = max(INFERENCE_MIN_CHUNK, INFERENCE_CHUNK_BYTES // (x.itemsize * self.footprint(x.shape[1:])))
             if fit < len(x):
-                chunks = -(-len(x) // fit)
-                return batched(self._run, x, -(-len(x) // chunks))  # equal sizes: no 1-image tail to reallocate for
+                return batched(self._run, x, fit)
         return self._run(x, train=train)
 
     def _run(self, x: np.ndarray, *, train: bool = False) -> np.ndarray:
