@@ -216,3 +216,17 @@ def test_inference_runs_a_large_batch_in_chunks_with_the_same_outputs(monkeypatc
     seen.clear()
     model.forward(x, train=True)  # training keeps the batch whole: batchnorm needs its statistics
     assert seen == [10]
+
+
+def test_a_max_pool_does_not_keep_its_input_alive():
+    """Its window stack holds the values backward needs; keeping the input too would hold the
+    conv output before it (6 MiB per `cnn` shard) until the next step."""
+    import weakref
+
+    pool = nn.MaxPool2D(2)
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4)).astype(np.float32)
+    alive = weakref.ref(x)
+    pool.forward(x, train=True)
+    del x
+    assert alive() is None
+    assert pool.backward(np.ones((2, 3, 2, 2), np.float32)).shape == (2, 3, 4, 4)

@@ -214,12 +214,14 @@ class MaxPool2D(Layer):
         win = self._buffer("win", (self.size ** 2, n, ho, wo, c), x.dtype).transpose(0, 1, 4, 2, 3)
         for o, sl in enumerate(self._slices(ho, wo)):
             win[o] = x[sl]
-        self.x, self.win, self.y = x, win, win.max(axis=0)
+        # the input's shape, not the input: holding it would keep the conv output before it alive
+        # until the next step (6 MiB per shard for `cnn`), when the window stack already has its values
+        self.x_shape, self.win, self.y = x.shape, win, win.max(axis=0)
         return self.y
 
     def backward(self, dy):
         win, y = self.win, self.y
-        n, c, h, w = self.x.shape
+        n, c, h, w = self.x_shape
         k, (ho, wo) = self.size, y.shape[2:]
         overlap = self.stride < k
         # channels-last like the conv before it; windows that tile x exactly overwrite every value
