@@ -66,7 +66,8 @@ def timings(c: int, o: int, size: int, rounds: int, threads: int = THREADS) -> d
     # channels-last memory behind NCHW views, as the layers pass them to each other
     xs = [rng.random((BATCH, size, size, c), dtype=np.float32).transpose(0, 3, 1, 2) for _ in range(threads)]
     dys = [rng.standard_normal((BATCH, size, size, o)).astype(np.float32).transpose(0, 3, 1, 2) for _ in range(threads)]
-    layers = {name: [_layers(c, o)[name] for _ in range(threads)] for name in ALGORITHMS}
+    per_thread = [_layers(c, o) for _ in range(threads)]
+    layers = {name: [mine[name] for mine in per_thread] for name in ALGORITHMS}
     for copies in layers.values():
         for layer in copies:
             layer.input_grad = c > 1  # a first layer's input gradient is never computed

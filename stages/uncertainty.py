@@ -37,6 +37,11 @@ def infer(session, x: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, n
     return np.concatenate([b[0] for b in both]), np.concatenate([b[1] for b in both])
 
 
+def _not_digit(detector: nn.Sequential, features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """(N,) the detector's probability that each image (its features (N, D)) is not a digit."""
+    return nn.softmax(detector.predict_logits(((features - mean) / scale).astype(np.float32)))[:, 1]
+
+
 class Rule:
     """The rule from its arrays (uncertainty.npz), its detector built once: what predict and serve
     keep for every request. A missing array is a KeyError, a detector of the wrong shape a SpecError."""
@@ -48,8 +53,7 @@ class Rule:
 
     def score(self, features: np.ndarray) -> np.ndarray:
         """(N,) the detector's probability that each image (its features (N, D)) is not a digit."""
-        x = ((features - self.mean) / self.scale).astype(np.float32)
-        return nn.softmax(self.detector.predict_logits(x))[:, 1]
+        return _not_digit(self.detector, features, self.mean, self.scale)
 
     def flags(self, features: np.ndarray) -> np.ndarray:
         """(N,) bool: the model's answer should not be trusted."""
@@ -74,8 +78,7 @@ def calibrate(digit_features: np.ndarray, negative_features: np.ndarray, val_fea
                 trainer.step(x[order[i:i + BATCH]], y[order[i:i + BATCH]])
     cal = {"mean": mean.astype(np.float32), "scale": scale.astype(np.float32),
            **{f"detector.{k}": v.copy() for k, v in model.parameters().items()}}
-    val_scores = nn.softmax(model.predict_logits(((val_features - mean) / scale).astype(np.float32)))[:, 1]
-    cal["threshold"] = np.array(np.quantile(val_scores, 1 - FLAG_RATE), np.float32)
+    cal["threshold"] = np.array(np.quantile(_not_digit(model, val_features, mean, scale), 1 - FLAG_RATE), np.float32)
     return cal
 
 
