@@ -1,9 +1,9 @@
-"""Affine augmentation: exact where it must be, seeded, and drawing nothing when off."""
+"""Affine augmentation and shifts: exact where they must be, seeded, and drawing nothing when off."""
 
 import numpy as np
 import pytest
 
-from stages.augment import affine, augment, random_affine
+from stages.augment import affine, augment, random_affine, random_shift
 
 
 def images(n=4, size=9, seed=0):
@@ -36,3 +36,30 @@ def test_seeded_vectorised_and_float32():
     b = random_affine(x, 15, 0.1, np.random.default_rng(1))
     assert a.dtype == np.float32 and a.shape == x.shape and np.array_equal(a, b)
     assert not np.array_equal(a, random_affine(x, 15, 0.1, np.random.default_rng(2)))
+
+
+def shifted(image, dy, dx):
+    """image (C, H, W) moved dy pixels down and dx right, zeros where nothing moved in: a plain loop."""
+    _, h, w = image.shape
+    out = np.zeros_like(image)
+    for i in range(h):
+        for j in range(w):
+            if 0 <= i - dy < h and 0 <= j - dx < w:
+                out[:, i, j] = image[:, i - dy, j - dx]
+    return out
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_each_shift_moves_a_whole_image_by_at_most_k_pixels_and_every_offset_occurs(k):
+    x = images(n=200, size=7) + 0.5  # no zero pixel: any pixel lost or invented shows
+    x = np.concatenate([x, x[:, :1] * 2], axis=1)  # two channels: both move together
+    out = random_shift(x, k, np.random.default_rng(3))
+    assert out.dtype == x.dtype and out.shape == x.shape
+    assert np.array_equal(out, random_shift(x, k, np.random.default_rng(3)))
+    moves = set()
+    for image, result in zip(x, out):
+        match = [(dy, dx) for dy in range(-k, k + 1) for dx in range(-k, k + 1)
+                 if np.array_equal(result, shifted(image, dy, dx))]
+        assert len(match) == 1, match
+        moves.add(match[0])
+    assert len(moves) == (2 * k + 1) ** 2
