@@ -11,7 +11,6 @@ import io
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from . import atomic, modelfile, nn, plots
 from . import params as P
@@ -21,6 +20,24 @@ from .preprocess import load_split, model_input
 def read_history(path: Path | str) -> list[dict]:
     with open(path, encoding="utf-8") as f:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f, delimiter="\t")]
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:
+    """(k, k) int64 counts: row the true class, column the predicted one, of labels and predicted (N,)."""
+    return np.bincount(labels * k + predicted, minlength=k * k).reshape(k, k)
+
+
+def per_class_scores(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, f1, support), each (k,), from a (k, k) confusion matrix; 0 where a class
+    was never predicted or never present. F1 is 2 tp / (support + predicted), which is 2PR / (P + R)
+    and what scikit-learn computes (tests hold the two equal). NumPy rather than sklearn.metrics:
+    importing that took 1.6 s of this stage's 5 s."""
+    tp = np.diag(counts).astype(np.float64)
+    support, predicted = counts.sum(1), counts.sum(0)
+
+    def ratio(num, den):
+        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+    return ratio(tp, predicted), ratio(tp, support), ratio(2 * tp, (support + predicted).astype(np.float64)), support
 
 
 def evaluate(*, model_dir: Path | str, data_dir: Path | str, history_path: Path | str, metrics_path: Path | str,
@@ -38,8 +55,8 @@ def evaluate(*, model_dir: Path | str, data_dir: Path | str, history_path: Path 
     probs = nn.softmax(logits)
     predicted = probs.argmax(1)
     classes = manifest["classes"]
-    ids = list(range(len(classes)))
-    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=ids, zero_division=0)
+    counts = confusion(labels, predicted, len(classes))
+    precision, recall, f1, support = per_class_scores(counts)
     metrics = {
         "test_accuracy": nn.accuracy(logits, labels),
         "test_loss": float(loss),
@@ -54,7 +71,7 @@ def evaluate(*, model_dir: Path | str, data_dir: Path | str, history_path: Path 
     buf.write("actual,predicted\n")
     buf.writelines(f"{classes[a]},{classes[p]}\n" for a, p in zip(labels, predicted))
     atomic.write_text(plots_dir / "confusion.csv", buf.getvalue())
-    plots.confusion_png(confusion_matrix(labels, predicted, labels=ids), classes, plots_dir / "confusion.png")
+    plots.confusion_png(counts, classes, plots_dir / "confusion.png")
     plots.curves_png(read_history(history_path), plots_dir / "curves.png")
     first = next((layer for layer in model.layers if "W" in layer.params), None)  # the first dense or conv layer
     if first is not None:
