@@ -31,7 +31,7 @@ def per_class_scores(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nda
     """(precision, recall, f1, support), each (k,), from a (k, k) confusion matrix; 0 where a class
     was never predicted or never present. F1 is 2 tp / (support + predicted), which is 2PR / (P + R)
     and what scikit-learn computes (tests hold the two equal). NumPy rather than sklearn.metrics:
-    importing that took 1.6 s of this stage's 5 s."""
+    importing that made up a third of the stage (5.2 against 3.5 s, median of 3)."""
     tp = np.diag(counts).astype(np.float64)
     support, predicted = counts.sum(1), counts.sum(0)
 
