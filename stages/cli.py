@@ -193,7 +193,7 @@ def train(
     params_file: ParamsFile = Path("params.yaml"),
     overrides: Overrides = None,
 ) -> None:
-    """Train the model named by train.model (seed-mlp, mlp, cnn or custom) and keep the best epoch."""
+    """Train the model named by train.model (a preset of stages/presets.py, or custom) and keep the best epoch."""
     from .train import train as train_fn
 
     def go():

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from .errors import ParamsError
+from .presets import PRESETS
 
 SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
@@ -100,7 +101,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "train": {
         "model": Field(str, "mlp", "the preset (architecture and recipe), or custom: train.layers on the mlp "
-                       "recipe", choices=("seed-mlp", "mlp", "cnn", "custom")),
+                       "recipe", choices=(*PRESETS, "custom")),
         "layers": Field(list, None, "layer specs for custom, e.g. [{type: flatten}, {type: dense, units: classes}]",
                         nullable=True),
         "epochs": _preset(int, "passes over the training split", low=1),
@@ -222,7 +223,6 @@ def _value(value: Any) -> str:
 
 def reference_table() -> str:
     """The README's params table, one row per key, from SCHEMA (and the presets' values)."""
-    from .presets import PRESETS
 
     rows = ["| key | default | meaning | allowed |", "| --- | --- | --- | --- |"]
     for stage, fields in SCHEMA.items():
