@@ -49,8 +49,8 @@ def affine(x: np.ndarray, degrees: np.ndarray, factors: np.ndarray) -> np.ndarra
     stride, plane = w + 3, (h + 3) * (w + 3)
     corner = y0 * stride + x0 + (np.arange(n) * plane)[:, None, None]                 # (N, H, W) into one plane each
     out = np.empty_like(x)
-    # one 1-D gather per corner and channel; a (128, 1, 28, 28) batch takes about 6.6 ms on the
-    # reference machine, 2.8 s per 55,000-image epoch (shift alone: 0.09 s)
+    # one 1-D gather per corner and channel; a (128, 1, 28, 28) batch takes about 6.6 ms on this
+    # session's machine, 2.8 s per 55,000-image epoch (shift alone: 0.09 s)
     for ch in range(c):
         flat = np.ascontiguousarray(padded[:, ch]).reshape(-1)
         at = [np.take(flat, corner + d) for d in (0, 1, stride, stride + 1)]

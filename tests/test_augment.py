@@ -55,6 +55,7 @@ def test_each_shift_moves_a_whole_image_by_at_most_k_pixels_and_every_offset_occ
     x = np.concatenate([x, x[:, :1] * 2], axis=1)  # two channels: both move together
     out = random_shift(x, k, np.random.default_rng(3))
     assert out.dtype == x.dtype and out.shape == x.shape
+    assert out.flags.c_contiguous and not np.shares_memory(out, x)  # a batch of its own, not a view
     assert np.array_equal(out, random_shift(x, k, np.random.default_rng(3)))
     moves = set()
     for image, result in zip(x, out):

@@ -102,7 +102,7 @@ def test_label_count_mismatch_one_line(tiny_idx, params, tmp_path):
     ("lr=-1", "train.lr: got -1.0, expected float > 0.0"),
     ("epochs=0", "train.epochs"),
     ("batch_size=abc", "train.batch_size: got 'abc'"),
-    ("model=resnet", "allowed: seed-mlp, mlp, mlp-long, cnn, custom"),
+    ("model=resnet", "allowed: seed-mlp, mlp, cnn, mlp-long, custom"),
     ("optimizer=rmsprop", "allowed: sgd, momentum, nesterov, adam"),
     ("colour=red", "train.colour: unknown key"),
     ("layers=[{type: dense, units: 3}]", "train.layers"),

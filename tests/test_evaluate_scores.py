@@ -8,7 +8,7 @@ from stages.evaluate import confusion, per_class_scores
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_the_same_numbers_as_scikit_learn_bit_for_bit(seed):
+def test_the_same_numbers_as_scikit_learn(seed):
     rng = np.random.default_rng(seed)
     k = 10
     labels = rng.integers(0, k - 1, 500)  # class 9 never present
@@ -18,8 +18,10 @@ def test_the_same_numbers_as_scikit_learn_bit_for_bit(seed):
     np.testing.assert_array_equal(counts, confusion_matrix(labels, predicted, labels=list(range(k))))
     ours = per_class_scores(counts)
     theirs = precision_recall_fscore_support(labels, predicted, labels=list(range(k)), zero_division=0)
-    for name, a, b in zip(("precision", "recall", "f1", "support"), ours, theirs):
+    for name, a, b in zip(("precision", "recall", "support"), ours[:2] + ours[3:], theirs[:2] + theirs[3:]):
         np.testing.assert_array_equal(a, b, err_msg=name)
+    # F1 to round-off: scikit-learn before 1.4 took it from precision and recall, later from the counts
+    np.testing.assert_allclose(ours[2], theirs[2], rtol=1e-12, atol=0)
     assert ours[0][3] == 0 and ours[1][9] == 0 and ours[2][9] == 0  # undefined scores are 0, not NaN
 
 
