@@ -168,7 +168,7 @@ def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
             assert all("error" in r or r["uncertain"] for r in results), (kind, results)
         flagged += sum("error" in r or r["uncertain"] for r in results)
         total += len(results)
-    assert flagged / total >= 0.9, (flagged, total)  # the issue asks 90 % (the default model: 66 of 70)
+    assert flagged / total >= 0.9, (flagged, total)  # the issue asks 90 % (the default model: 63 of 70)
 
 
 def test_missing_model_folder(tmp_path):
