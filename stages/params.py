@@ -223,7 +223,6 @@ def _value(value: Any) -> str:
 
 def reference_table() -> str:
     """The README's params table, one row per key, from SCHEMA (and the presets' values)."""
-
     rows = ["| key | default | meaning | allowed |", "| --- | --- | --- | --- |"]
     for stage, fields in SCHEMA.items():
         for key, field in fields.items():
