@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.run import ARCHS  # noqa: E402
-from stages import nn  # noqa: E402
+from scratchnet import nn  # noqa: E402
 
 SHARD = 64
 

@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.sections import write_section  # noqa: E402
-from stages import nn  # noqa: E402
-from stages.nn.conv import ALGORITHMS as CONV_ALGORITHMS  # noqa: E402
-from stages.nn.conv import choose_algorithm  # noqa: E402
+from scratchnet import nn  # noqa: E402
+from scratchnet.nn.conv import ALGORITHMS as CONV_ALGORITHMS  # noqa: E402
+from scratchnet.nn.conv import choose_algorithm  # noqa: E402
 
 # (where it is, input channels, output channels, input size); all 3x3, stride 1, padding 1
 SHAPES = [

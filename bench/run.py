@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is not an installed package
 
 from bench.sections import write_section  # noqa: E402
-from stages import nn  # noqa: E402
-from stages.idx import read_idx  # noqa: E402
-from stages.presets import PRESETS  # noqa: E402
+from scratchnet import nn  # noqa: E402
+from scratchnet.data.idx import read_idx  # noqa: E402
+from scratchnet.training.presets import PRESETS  # noqa: E402
 
 SMALL_CNN = [
     {"type": "conv2d", "filters": 16, "kernel": 3, "padding": 1}, {"type": "relu"}, {"type": "maxpool2d", "size": 2},

@@ -28,7 +28,7 @@ from bench.sections import write_section  # noqa: E402
 
 def photos() -> list[bytes]:
     """Ten 320x240 photo-like digit PNGs (tests/support/photos.py's uneven-light condition)."""
-    from stages.idx import read_idx
+    from scratchnet.data.idx import read_idx
     from tests.support.data import mnist_dir
     from tests.support.photos import digit_photos, pick_digits
 

@@ -21,17 +21,19 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stages import nn  # noqa: E402
-from stages import params as P  # noqa: E402
-from stages.preprocess import load_split  # noqa: E402
-from stages.train import build_model, fit, resolve_recipe  # noqa: E402
+from scratchnet import nn  # noqa: E402
+from scratchnet.data.splits import load_split  # noqa: E402
+from scratchnet.params.schema import parse_override  # noqa: E402
+from scratchnet.params.train import SECTION as TRAIN  # noqa: E402
+from scratchnet.training.loop import fit  # noqa: E402
+from scratchnet.training.recipe import build_model, resolve_recipe  # noqa: E402
 
 LEVELS = (0.98, 0.99, 0.995)
 
 
 def run(section: dict, data: Path) -> dict:
     """Train once; {"seed", "curve": [(epoch, cumulative seconds, test accuracy)], "kept": test accuracy}."""
-    recipe = resolve_recipe(P.validate("train", section))
+    recipe = resolve_recipe(TRAIN.validate(section))
     train, val, test = (load_split(data / f"{s}.npz") for s in ("train", "val", "test"))
     input_shape = (1, *train["x"].shape[1:])
     init_rng, fit_rng = np.random.default_rng(recipe["seed"]).spawn(2)
@@ -61,7 +63,7 @@ def main() -> None:
     args = ap.parse_args()
     runs = []
     for seed in args.seeds:
-        section = {"model": args.model, "seed": seed, **dict(P.parse_override(o) for o in args.overrides)}
+        section = {"model": args.model, "seed": seed, **dict(parse_override(o) for o in args.overrides)}
         runs.append(run(section, args.data))
         print(json.dumps({"section": section, **runs[-1]}), flush=True)
     kept = [r["kept"] for r in runs]

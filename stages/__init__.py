@@ -1,3 +1,2 @@
-"""scratchnet: a NumPy-only digit recogniser driven as DVC stages."""
-
-__version__ = "0.2.0"
+"""The pipeline: one module per DVC stage, each reading its params section, calling the scratchnet
+library and writing its outputs. dvc.yaml runs each as `python -m stages.NAME` from the checkout."""

@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+import typer
 
-from . import atomic
-from . import params as P
-from .errors import ParamsError
-from .train import build_model, resolve_recipe
+from scratchnet import atomic
+from scratchnet.errors import ParamsError
+from scratchnet.params.sections import load_all
+from scratchnet.runner import ParamsFile, run, say, stage_app
+from scratchnet.training.recipe import build_model, resolve_recipe
 
 STAMP = "params.yaml passed `scratchnet check`\n"
 
 
 def check(*, params_file: Path | str, stamp: Path | str, prepared: Path | str) -> dict:
     """Validate params_file; write `stamp` on success. Returns the validated sections."""
-    sections = P.load_all(params_file)
+    sections = load_all(params_file)
     recipe = resolve_recipe(sections["train"])
     meta_path = Path(prepared) / "meta.json"
     try:
@@ -39,3 +42,25 @@ def check(*, params_file: Path | str, stamp: Path | str, prepared: Path | str) -
         raise ParamsError("train.layers: every entry must be a mapping such as {type: dense, units: 10}")
     atomic.write_text(stamp, STAMP)
     return sections
+
+
+app = stage_app(__doc__)
+
+
+@app.command()
+def main(
+    stamp: Annotated[Path, typer.Option(
+        help="File written when every section is valid (the pipeline's first output).")] = Path("data/params.checked"),
+    data: Annotated[Path, typer.Option(help="Prepared data, if any: train's layers are built for its image shape.")] = Path("data/prepared"),
+    params_file: ParamsFile = Path("params.yaml"),
+) -> None:
+    """Validate every section of params.yaml: the pipeline's first stage, so a mistake stops `dvc repro` before any output is removed."""
+    def go():
+        sections = check(params_file=params_file, stamp=stamp, prepared=data)
+        say(f"{params_file}: {', '.join(sections)} sections valid")
+
+    run(go)
+
+
+if __name__ == "__main__":
+    app(prog_name="scratchnet check")

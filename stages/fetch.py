@@ -1,243 +1,64 @@
 """fetch: put the four IDX files of a dataset into data/raw/, verified, plus checksums.json.
 
-Sources: the public MNIST mirrors (tried in order), a local folder or a .tar(.gz)/.zip archive
-holding the four files (gzipped or not), scikit-learn's bundled 8x8 digits, or OpenML's
-mnist_784. MNIST content is checked against pinned SHA-256 sums of the decompressed files, so a
-recompressed copy verifies too.
+Sources: the public MNIST mirrors (tried in order), a local folder or archive, scikit-learn's bundled
+8x8 digits, or OpenML's mnist_784 (scratchnet/data/sources.py). SCRATCHNET_MNIST_DIR replaces the
+mirrors.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import sys
-import tempfile
-import urllib.error
-import urllib.request
 from pathlib import Path
+from typing import Annotated
 
-import numpy as np
+import typer
 
-from . import atomic
-from . import params as P
-from .errors import DataError, ParamsError
-from .idx import idx_bytes, read_idx
-
-SPLITS = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-FILES = [name for pair in SPLITS.values() for name in pair]
-
-MNIST_SHA256 = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-MIRRORS = [
-    "https://ossci-datasets.s3.amazonaws.com/mnist/",
-    "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
-]
-ENV_DIR = "SCRATCHNET_MNIST_DIR"
-CHECKSUMS = "checksums.json"  # written beside the four files: dataset name, sha256, shapes
-MAX_DOWNLOAD_BYTES = 64 << 20
-
-
-def check_pair(images: np.ndarray, labels: np.ndarray, split: str) -> None:
-    """Images must be (N, H, W), labels (N,)."""
-    if images.ndim != 3:
-        raise DataError(f"{split} images: expected 3 dimensions (N, H, W), got shape {images.shape}")
-    if labels.ndim != 1:
-        raise DataError(f"{split} labels: expected 1 dimension (N,), got shape {labels.shape}")
-    if len(images) != len(labels):
-        raise DataError(f"{split}: {len(images)} images but {len(labels)} labels")
-
-
-def _progress(total: int | None, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, leave=False, disable=not sys.stderr.isatty())
-
-
-def download(url: str, dest: Path, *, timeout: float = 30.0) -> None:
-    """Stream `url` to `dest` with a progress bar; raise DataError on any network failure."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as out:
-            total = resp.headers.get("Content-Length")
-            with _progress(int(total) if total else None, Path(url).name) as bar:
-                done = 0
-                while chunk := resp.read(1 << 16):
-                    done += len(chunk)
-                    if done > MAX_DOWNLOAD_BYTES:
-                        raise DataError(f"{url}: larger than {MAX_DOWNLOAD_BYTES} bytes")
-                    out.write(chunk)
-                    bar.update(len(chunk))
-            if total and done != int(total):
-                raise DataError(f"{url}: download incomplete ({done} of {total} bytes)")
-    except urllib.error.HTTPError as e:
-        raise DataError(f"{url}: download failed (HTTP {e.code} {e.reason})") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as e:
-        raise DataError(f"{url}: download failed ({getattr(e, 'reason', e)})") from None
-
-
-def _encoded(name: str, array: np.ndarray, where: str, verify: bool) -> tuple[bytes, str]:
-    """(IDX bytes, their SHA-256); with verify, the pinned MNIST sum must match."""
-    data = idx_bytes(array)
-    digest = hashlib.sha256(data).hexdigest()
-    if verify and digest != MNIST_SHA256[name]:
-        raise DataError(f"{where}: checksum mismatch for {name} (sha256 {digest[:12]}…, expected {MNIST_SHA256[name][:12]}…)")
-    return data, digest
-
-
-def from_mirrors(mirrors: list[str]) -> dict[str, np.ndarray]:
-    """Download and verify the four MNIST files, trying each mirror in order for each file."""
-    arrays = {}
-    with tempfile.TemporaryDirectory(prefix="scratchnet-fetch-") as tmp:
-        for name in FILES:
-            failures = []
-            for base in mirrors:
-                url = base.rstrip("/") + "/" + name + ".gz"
-                dest = Path(tmp) / (name + ".gz")
-                try:
-                    download(url, dest)
-                    try:
-                        array = read_idx(dest)
-                    except DataError as e:
-                        raise DataError(str(e).replace(str(dest), url)) from None
-                    _encoded(name, array, url, verify=True)
-                    arrays[name] = array
-                    break
-                except DataError as e:
-                    failures.append(str(e))
-                finally:
-                    dest.unlink(missing_ok=True)
-            else:
-                raise DataError(f"{name}: no mirror gave a good copy: " + "; ".join(failures)
-                                + f" (offline? point {ENV_DIR} or --source at a folder holding the four files)")
-    return arrays
-
-
-def from_folder(folder: Path) -> dict[str, np.ndarray]:
-    """Read the four IDX files (plain or .gz) from a local folder."""
-    if not folder.is_dir():
-        raise DataError(f"{folder}: source folder not found")
-    arrays = {}
-    for name in FILES:
-        candidates = [folder / name, folder / (name + ".gz")]
-        found = next((p for p in candidates if p.is_file()), None)
-        if found is None:
-            raise DataError(f"{folder}: missing {name} (or {name}.gz)")
-        arrays[name] = read_idx(found)
-    return arrays
-
-
-def from_archive(path: Path) -> dict[str, np.ndarray]:
-    """Read the four IDX files (plain or .gz, anywhere inside) from a .tar(.gz) or .zip archive."""
-    import tarfile
-    import zipfile
-
-    with tempfile.TemporaryDirectory(prefix="scratchnet-archive-") as tmp:
-        try:
-            if zipfile.is_zipfile(path):
-                with zipfile.ZipFile(path) as z:
-                    _unpack([(m.filename, m.file_size, m) for m in z.infolist() if not m.is_dir()], Path(tmp), z.read)
-            elif tarfile.is_tarfile(path):
-                with tarfile.open(path) as t:
-                    _unpack([(m.name, m.size, m) for m in t.getmembers() if m.isfile()], Path(tmp),
-                            lambda m: t.extractfile(m).read())
-            else:
-                raise DataError(f"{path}: not a folder, a .tar(.gz) or a .zip archive")
-        except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as e:
-            raise DataError(f"{path}: corrupt archive ({e})") from None
-        return from_folder(Path(tmp))
-
-
-def _unpack(members: list, dest: Path, read) -> None:
-    """Write the members named like the four files (by file name, never by their path) into dest."""
-    wanted = set(FILES) | {name + ".gz" for name in FILES}
-    for name, size, member in members:
-        base = Path(name).name
-        if base in wanted:
-            if size > MAX_DOWNLOAD_BYTES:
-                raise DataError(f"{name}: {size} bytes inside the archive, above the {MAX_DOWNLOAD_BYTES} bound")
-            (dest / base).write_bytes(read(member))
-
-
-def from_digits(seed: int, test_size: float) -> dict[str, np.ndarray]:
-    """scikit-learn's bundled 8x8 digits (values 0..16) as uint8 IDX arrays, split with a seed."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    images = np.round(digits.images * (255.0 / 16.0)).astype(np.uint8)
-    labels = digits.target.astype(np.uint8)
-    xtr, xte, ytr, yte = train_test_split(images, labels, test_size=test_size, random_state=seed, stratify=labels)
-    return dict(zip(FILES, [xtr, ytr, xte, yte]))
-
-
-def from_openml() -> dict[str, np.ndarray]:  # pragma: no cover - needs the internet
-    """OpenML's mnist_784, as the original project loaded it: first 60,000 train, last 10,000 test."""
-    from sklearn.datasets import fetch_openml
-
-    try:
-        x, y = fetch_openml("mnist_784", version=1, as_frame=False, parser="liac-arff", return_X_y=True)
-    except Exception as e:  # sklearn raises many network error types
-        raise DataError(f"OpenML mnist_784: download failed ({e})") from None
-    images = x.reshape(-1, 28, 28).astype(np.uint8)
-    labels = y.astype(np.uint8)
-    return dict(zip(FILES, [images[:60000], labels[:60000], images[60000:], labels[60000:]]))
-
-
-DIGITS_SOURCE = "scikit-learn's bundled digits"
-
-
-def resolve_source(dataset: str, source: str) -> str:
-    """The source actually used: SCRATCHNET_MNIST_DIR replaces the mirrors for MNIST; the bundled
-    digits ignore fetch.source."""
-    if dataset == "digits":
-        return DIGITS_SOURCE
-    if dataset == "mnist" and source == "mirrors" and os.environ.get(ENV_DIR):
-        return os.environ[ENV_DIR]
-    return source
+from scratchnet import atomic
+from scratchnet.data.raw import CHECKSUMS, FILES
+from scratchnet.data.sources import encoded, gather
+from scratchnet.params.fetch import SECTION
+from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
 
 
 def fetch(*, out_dir: Path | str, **settings) -> dict:
     """Fetch the dataset into `out_dir`; return the checksum record written beside it, plus `source`:
     where the data really came from (not written: it may be a local path).
 
-    settings: the fetch section of params.yaml (dataset, source, mirrors, seed, test_size; see
-    params.SCHEMA), defaults for any left out."""
-    s = P.validate("fetch", settings)
-    dataset, mirrors, seed, test_size = s["dataset"], s["mirrors"], s["seed"], s["test_size"]
-    source = resolve_source(dataset, s["source"])
-    if dataset == "digits":
-        arrays = from_digits(seed, test_size)
-    elif source == "openml":
-        if dataset != "mnist":
-            raise ParamsError("fetch.source: openml serves only fetch.dataset: mnist")
-        arrays = from_openml()
-    elif source == "mirrors":
-        if dataset != "mnist":
-            raise ParamsError("fetch.source: mirrors serve only MNIST; give a local folder for dataset idx")
-        arrays = from_mirrors(mirrors or MIRRORS)
-    elif Path(source).is_file():
-        arrays = from_archive(Path(source))
-    else:
-        arrays = from_folder(Path(source))
-    for split, (img, lab) in SPLITS.items():
-        check_pair(arrays[img], arrays[lab], split)
-
+    settings: the fetch section of params.yaml (dataset, source, mirrors, seed, test_size), defaults
+    for any left out."""
+    s = SECTION.validate(settings)
+    dataset = s["dataset"]
+    arrays, source = gather(dataset=dataset, source=s["source"], mirrors=s["mirrors"], seed=s["seed"],
+                            test_size=s["test_size"])
     record = {"dataset": dataset, "verified": dataset == "mnist", "files": {}}
     with atomic.atomic_dir(out_dir) as tmp:
         for name in FILES:
-            data, digest = _encoded(name, arrays[name], source, verify=dataset == "mnist")
+            data, digest = encoded(name, arrays[name], source, verify=dataset == "mnist")
             (tmp / name).write_bytes(data)
-            record["files"][name] = {
-                "sha256": digest,
-                "bytes": len(data),
-                "shape": list(arrays[name].shape),
-            }
+            record["files"][name] = {"sha256": digest, "bytes": len(data), "shape": list(arrays[name].shape)}
         atomic.write_json(tmp / CHECKSUMS, record)
     return {**record, "source": source}
+
+
+app = stage_app(__doc__)
+
+
+@app.command()
+def main(
+    out: Annotated[Path, typer.Option(help="Folder to write the four IDX files and checksums.json to.")] = Path("data/raw"),
+    source: Annotated[str | None, typer.Option(
+        help="Override fetch.source: 'mirrors', 'openml', or a local folder or .tar(.gz)/.zip archive holding the four IDX files.")] = None,
+    params_file: ParamsFile = Path("params.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Download (or copy from a local folder) the dataset and verify it. SCRATCHNET_MNIST_DIR replaces the mirrors."""
+    def go():
+        prm = settings(SECTION, params_file, (overrides or []) + ([f"source={source}"] if source else []))
+        record = fetch(out_dir=out, **prm)
+        shapes = ", ".join(f"{k} {tuple(v['shape'])}" for k, v in record["files"].items())
+        say(f"fetched {prm['dataset']} from {record['source']}{' (checksums verified)' if record['verified'] else ''}: {shapes}")
+
+    run(go)
+
+
+if __name__ == "__main__":
+    app(prog_name="scratchnet fetch")

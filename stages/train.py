@@ -7,163 +7,20 @@ naturally not: it is no stage output, see dvc.yaml).
 
 from __future__ import annotations
 
-import math
-import sys
+import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 import numpy as np
+import typer
 
-from . import atomic, modelfile, nn
-from . import params as P
-from .augment import augment
-from .errors import ParamsError, TrainingDiverged
-from .preprocess import load_split
-from .presets import PRESETS
-
-
-def resolve_recipe(section: dict[str, Any]) -> dict[str, Any]:
-    """The preset's recipe with every non-null key of `section` (the validated train section) laid over it."""
-    model = section["model"]
-    if model == "custom":
-        if not section.get("layers"):
-            raise ParamsError("train.layers: model custom needs a list of layer specs")
-        recipe = {**PRESETS["mlp"], "layers": section["layers"]}
-    else:
-        if section.get("layers"):
-            raise ParamsError(f"train.layers: only used with model custom (model is {model})")
-        recipe = dict(PRESETS[model])
-    recipe.update({k: section[k] for k in P.PRESET_KEYS if section.get(k) is not None})
-    recipe.update(model=model, seed=section["seed"], early_stopping=section["early_stopping"])
-    if _has_batchnorm(recipe) and recipe["batch_size"] < 2 * recipe["shards"]:  # one image per slice: its variance is 0
-        raise ParamsError(f"train.batch_size: batchnorm needs at least 2 images in each of the {recipe['shards']} "
-                          f"shards of a batch, got batch_size {recipe['batch_size']}")
-    return recipe
-
-
-def _has_batchnorm(recipe: dict) -> bool:
-    return any(isinstance(spec, dict) and spec.get("type") == "batchnorm" for spec in recipe["layers"])
-
-
-def build_model(recipe: dict, input_shape: tuple, n_classes: int, rng: np.random.Generator) -> nn.Sequential:
-    """The recipe's layer stack for inputs (C, H, W) and n_classes; a spec that does not fit is a ParamsError."""
-    try:
-        return nn.build(recipe["layers"], input_shape, n_classes, rng)
-    except nn.SpecError as e:
-        raise ParamsError(f"train.{e}" if str(e).startswith("layers") else f"train.layers: {e}") from None
-
-
-def make_optimizer(recipe: dict, model: nn.Sequential) -> nn.optim.Optimizer:
-    """The recipe's optimizer, bound to the model's weights and gradients."""
-    kind, lr, wd = recipe["optimizer"], recipe["lr"], recipe["weight_decay"]
-    weights, grads = model.parameters(), model.gradients()
-    if kind == "adam":
-        return nn.Adam(weights, grads, lr=lr, weight_decay=wd)
-    momentum = 0.0 if kind == "sgd" else recipe["momentum"]
-    return nn.SGD(weights, grads, lr=lr, momentum=momentum, nesterov=kind == "nesterov", weight_decay=wd)
-
-
-def evaluate_split(model: nn.Sequential | nn.Trainer, x: np.ndarray, y: np.ndarray,
-                   batch_size: int = 1000) -> tuple[float, float]:
-    """(mean loss, accuracy) of `model` on x (N, C, H, W) with one-hot y (N, K)."""
-    logits = model.predict_logits(x, batch_size)
-    total_loss = 0.0
-    for i in range(0, len(x), batch_size):  # the loss batch by batch, as it always was: same digits
-        loss, _ = nn.softmax_cross_entropy(logits[i:i + batch_size], y[i:i + batch_size])
-        total_loss += loss * len(logits[i:i + batch_size])
-    return total_loss / len(x), nn.accuracy(logits, y)
-
-
-def _bar(total: int, epoch: int, epochs: int):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=f"epoch {epoch}/{epochs}", unit="img", leave=False,
-                disable=not sys.stderr.isatty())
-
-
-def train_epoch(trainer: nn.Trainer, recipe: dict, x: np.ndarray, y: np.ndarray, order: np.ndarray,
-                augment_rng: np.random.Generator, epoch: int) -> tuple[float, float]:
-    """One pass over x (N, C, H, W), y (N, K) one-hot in `order`; returns (mean loss, accuracy)."""
-    bs = recipe["batch_size"]
-    starts = list(range(0, len(x), bs))
-    if len(starts) > 1 and _has_batchnorm(recipe) and len(x) - starts[-1] < 2 * recipe["shards"]:
-        starts.pop()  # a last batch too small for batch statistics joins the one before it
-    ends = [*starts[1:], len(x)]
-    rotate, scale, shift = recipe["augment_rotate"], recipe["augment_scale"], recipe["augment_shift"]
-    start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
-    with _bar(len(x), epoch, recipe["epochs"]) as bar:
-        for b, (i, end) in enumerate(zip(starts, ends), start=1):
-            idx = order[i:end]
-            xb, yb = x[idx], y[idx]
-            xb = augment(xb, augment_rng, rotate=rotate, scale=scale, shift=shift)
-            loss, logits = trainer.step(xb, yb)
-            if not math.isfinite(loss):
-                raise TrainingDiverged(f"loss became {loss} at epoch {epoch}, batch {b}: lower train.lr or enable clipping")
-            seen += len(idx)
-            loss_sum += loss * len(idx)
-            correct += nn.correct(logits, yb)
-            if not bar.disable:
-                bar.update(len(idx))
-                bar.set_postfix(loss=f"{loss:.4f}", acc=f"{correct / seen:.4f}",
-                                rate=f"{seen / (time.perf_counter() - start):.0f}/s", refresh=False)
-    return loss_sum / seen, correct / seen
-
-
-def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.random.Generator,
-        log=print, on_epoch=None) -> tuple[list[dict], int, list[float]]:
-    """Train in place; restore the best weights by val accuracy. on_epoch(epoch, seconds, trainer),
-    if given, runs after each epoch (bench/time_to_accuracy.py measures test accuracy there).
-
-    Returns (history, best epoch, seconds per epoch): the history holds only what the seed
-    determines, the wall-clock seconds come apart.
-    """
-    x, y = train["x"][:, None], train["y"]
-    xv, yv = val["x"][:, None], val["y"]
-    opt = make_optimizer(recipe, model)
-    lr_at = nn.schedule(recipe["schedule"], recipe["lr"], epochs=recipe["epochs"],
-                        decay=recipe["lr_decay"], step_size=recipe["step_size"])
-    shuffle_rng, augment_rng, shard_rng = rng.spawn(3)
-    weights = model.arrays()  # batchnorm's running statistics go with the weights they were measured under
-    best_weights = {k: v.copy() for k, v in weights.items()}
-    history, epoch_seconds, best, best_score, stale = [], [], 0, -math.inf, 0
-    trainer = nn.Trainer(model, opt, loss=nn.softmax_cross_entropy, shards=recipe["shards"], rng=shard_rng,
-                         clip_dz=recipe["clip_dz"], clip_value=recipe["clip_value"], clip_norm=recipe["clip_norm"])
-    with trainer:
-        for epoch in range(1, recipe["epochs"] + 1):
-            opt.lr = lr_at(epoch - 1)
-            start = time.perf_counter()
-            loss, acc = train_epoch(trainer, recipe, x, y, shuffle_rng.permutation(len(x)), augment_rng, epoch)
-            seconds = time.perf_counter() - start
-            val_loss, val_acc = evaluate_split(trainer, xv, yv) if len(xv) else (math.nan, math.nan)
-            history.append({"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "val_loss": val_loss,
-                            "val_accuracy": val_acc, "lr": opt.lr})
-            epoch_seconds.append(seconds)
-            if on_epoch is not None:
-                on_epoch(epoch, seconds, trainer)
-            log(f"epoch {epoch:3d}  loss {loss:.4f}  acc {acc:.4f}  val_loss {val_loss:.4f}  "
-                f"val_acc {val_acc:.4f}  lr {opt.lr:.5f}  {seconds:.1f}s")
-            score = val_acc if len(xv) else -loss  # without a val split, keep the lowest train loss
-            if score > best_score:
-                best, best_score, stale = epoch, score, 0
-                for k, v in weights.items():
-                    best_weights[k][...] = v
-            else:
-                stale += 1
-                if recipe["early_stopping"] and stale >= recipe["early_stopping"]:
-                    log(f"early stopping: no val improvement for {stale} epochs")
-                    break
-    for k, v in weights.items():
-        v[...] = best_weights[k]
-    return history, best, epoch_seconds
-
-
-def _history_tsv(history: list[dict]) -> str:
-    cols = list(history[0])
-    lines = ["\t".join(cols)]
-    for row in history:
-        lines.append("\t".join(str(row[c]) if isinstance(row[c], int) else f"{row[c]:.6g}" for c in cols))
-    return "\n".join(lines) + "\n"
+from scratchnet import atomic, modelfile
+from scratchnet.data.splits import load_split
+from scratchnet.params.train import SECTION
+from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
+from scratchnet.training.loop import fit, history_tsv
+from scratchnet.training.recipe import build_model, resolve_recipe
 
 
 def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | str, timing_path: Path | str,
@@ -171,7 +28,7 @@ def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | s
     """Run the train stage; return the train metrics.
 
     settings: the train section of params.yaml (model, layers, the recipe keys, early_stopping, seed)."""
-    recipe = resolve_recipe(P.validate("train", settings))
+    recipe = resolve_recipe(SECTION.validate(settings))
     data_dir = Path(data_dir)
     train_split, val_split = load_split(data_dir / "train.npz"), load_split(data_dir / "val.npz")
     n_classes = train_split["y"].shape[1]
@@ -198,5 +55,52 @@ def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | s
         "train_seconds": round(seconds, 3),
         "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 3),
     })
-    atomic.write_text(history_path, _history_tsv(history))
+    atomic.write_text(history_path, history_tsv(history))
     return metrics
+
+
+def _stage_for_experiment(path: Path) -> None:
+    """Under `dvc exp run`, put the git-ignored file at path into the experiment's commit.
+
+    DVC stages top-level metrics with a plain `git add` (no --force), so an ignored file never
+    reaches the experiment and `dvc exp show` prints `!` for it on every row but the workspace.
+    DVC sets DVC_EXP_BASELINE_REV only under `dvc exp run`; the experiment commit is made from the
+    index, and DVC resets the index after a workspace run, so `git status` stays clean.
+    """
+    if not os.environ.get("DVC_EXP_BASELINE_REV"):
+        return
+    import subprocess
+
+    done = subprocess.run(["git", "add", "--force", "--", str(path)], capture_output=True, text=True)
+    if done.returncode:
+        say(f"warning: {path} stays out of this experiment's commit: {done.stderr.strip() or 'git add failed'}")
+
+
+app = stage_app(__doc__)
+
+
+@app.command()
+def main(
+    data: Annotated[Path, typer.Option(help="Folder with the prepared splits.")] = Path("data/prepared"),
+    model_dir: Annotated[Path, typer.Option(help="Folder for model.npz and model.json.")] = Path("artifacts/model"),
+    metrics: Annotated[Path, typer.Option(help="Train metrics JSON.")] = Path("artifacts/metrics/train.json"),
+    timing: Annotated[Path, typer.Option(
+        help="Wall-clock timing JSON (not a DVC output: git-ignored, shown by `dvc metrics show`).")
+    ] = Path("artifacts/metrics/train_timing.json"),
+    history: Annotated[Path, typer.Option(help="Per-epoch history TSV (a DVC plot).")] = Path("artifacts/plots/history.tsv"),
+    params_file: ParamsFile = Path("params.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Train the model named by train.model (a preset of scratchnet/training/presets.py, or custom) and keep the best epoch."""
+    def go():
+        m = train(data_dir=data, model_dir=model_dir, metrics_path=metrics, timing_path=timing,
+                  history_path=history, log=say, **settings(SECTION, params_file, overrides))
+        _stage_for_experiment(timing)
+        val = "n/a" if m["best_val_accuracy"] is None else f"{m['best_val_accuracy']:.4f}"
+        say(f"best epoch {m['best_epoch']}: val accuracy {val}; model in {model_dir}")
+
+    run(go)
+
+
+if __name__ == "__main__":
+    app(prog_name="scratchnet train")

@@ -1,4 +1,8 @@
-"""Shared fixtures: tiny IDX datasets written on the fly, and the local MNIST mirror if present."""
+"""Shared fixtures: tiny IDX datasets written on the fly, and the local MNIST mirror if present.
+
+Two tiers: `pytest -m "not slow"` runs the library, params, formats and the CLI on small data;
+the slow tier adds what takes time: anything on full MNIST (a test using the `mnist` or
+`mnist_model` fixture is slow by that alone), DVC repos, the browser and the notebook."""
 
 from __future__ import annotations
 
@@ -6,9 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from stages.preprocess import load_split
+from scratchnet.data.splits import load_split
 from tests.support.data import make_dataset, mnist_dir, write_dataset
 from tests.support.repo import run_pipeline
+
+FULL_MNIST = {"mnist", "mnist_model"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if FULL_MNIST & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

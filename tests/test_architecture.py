@@ -1,14 +1,18 @@
-"""The code's boundaries, checked from the source: the network library stands alone."""
+"""The code's boundaries, checked from the source: the network library stands alone, the library
+never reaches into the pipeline, and stages/ holds the pipeline's stage modules and nothing else."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
+
+import yaml
 
 from tests.support import ROOT
 
-NN = ROOT / "stages" / "nn"
-# what stages/nn may import besides the standard library and itself: NumPy, and threadpoolctl to
+NN = ROOT / "scratchnet" / "nn"
+# what scratchnet/nn may import besides the standard library and itself: NumPy, and threadpoolctl to
 # keep BLAS from oversubscribing the cores while shards run on threads
 ALLOWED_THIRD_PARTY = {"numpy", "threadpoolctl"}
 
@@ -26,7 +30,7 @@ def test_the_network_library_imports_nothing_from_the_application():
     outside = []
     for path in sorted(NN.glob("*.py")):
         for level, name in _imports(path):
-            if level > 1 or (level == 0 and name == "stages"):
+            if level > 1 or (level == 0 and name in ("scratchnet", "stages")):
                 outside.append(f"{path.name}: {'.' * level}{name}")
             elif level == 0 and name not in sys.stdlib_module_names and name not in ALLOWED_THIRD_PARTY:
                 outside.append(f"{path.name}: third-party {name}")
@@ -35,9 +39,29 @@ def test_the_network_library_imports_nothing_from_the_application():
 
 def test_the_boundary_check_sees_an_application_import(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("from .. import atomic\nfrom stages.errors import ParamsError\nimport torch\n")
+    bad.write_text("from .. import atomic\nfrom scratchnet.errors import ParamsError\nimport torch\n")
     found = list(_imports(bad))
-    assert (2, "") in found and (0, "stages") in found and (0, "torch") in found
+    assert (2, "") in found and (0, "scratchnet") in found and (0, "torch") in found
+
+
+def test_the_network_library_imports_with_numpy_alone():
+    code = "import sys, scratchnet.nn; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.split())
+    third_party = loaded - set(sys.stdlib_module_names) - {"scratchnet"} - {m for m in loaded if m.startswith("_")}
+    assert third_party <= ALLOWED_THIRD_PARTY, third_party
+
+
+def test_the_library_never_imports_the_pipeline():
+    wrong = [f"{path.relative_to(ROOT)}: {name}" for path in sorted((ROOT / "scratchnet").rglob("*.py"))
+             for level, name in _imports(path) if level == 0 and name == "stages"]
+    assert not wrong, wrong
+
+
+def test_stages_holds_one_module_per_dvc_stage_and_nothing_else():
+    stages = set(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
+    modules = {p.stem for p in (ROOT / "stages").iterdir() if p.name != "__pycache__"}
+    assert modules == stages | {"__init__"}, modules ^ (stages | {"__init__"})
 
 
 def test_test_modules_import_helpers_from_tests_support_only():

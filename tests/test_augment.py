@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stages.augment import affine, augment, random_affine, random_shift
+from scratchnet.vision.augment import affine, augment, random_affine, random_shift
 
 
 def images(n=4, size=9, seed=0):

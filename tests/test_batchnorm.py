@@ -4,9 +4,9 @@ statistics under shards, in the model file and in the ONNX export."""
 import numpy as np
 import pytest
 
-from stages import modelfile, nn
-from stages.export import to_onnx, verify
-from stages.nn.gradcheck import numeric_grad, rel_error
+from scratchnet import modelfile, nn
+from scratchnet.nn.gradcheck import numeric_grad, rel_error
+from scratchnet.onnx_export import to_onnx, verify
 from tests.support.gradients import BN_SPECS, whole_model_grads
 
 TOL = 1e-6
@@ -135,7 +135,7 @@ def test_bad_batchnorm_specs_are_named(spec, message):
 
 
 def test_a_last_batch_too_small_for_statistics_joins_the_one_before():
-    from stages.train import train_epoch
+    from scratchnet.training.loop import train_epoch
 
     sizes = []
 
@@ -163,8 +163,9 @@ def test_a_built_copy_does_not_share_running_statistics():
 
 
 def test_the_kept_model_has_the_running_statistics_of_its_best_epoch():
-    from stages import params as P
-    from stages.train import build_model, fit, resolve_recipe
+    from scratchnet.params.train import SECTION as TRAIN
+    from scratchnet.training.loop import fit
+    from scratchnet.training.recipe import build_model, resolve_recipe
 
     rng = np.random.default_rng(0)
     def split(n):
@@ -173,7 +174,7 @@ def test_the_kept_model_has_the_running_statistics_of_its_best_epoch():
     train, val = split(96), split(60)  # random labels: validation accuracy wanders, so the best epoch is not the last
     layers = [{"type": "flatten"}, {"type": "dense", "units": 16}, {"type": "batchnorm"}, {"type": "relu"},
               {"type": "dense", "units": "classes"}]
-    recipe = resolve_recipe(P.validate("train", {"model": "custom", "layers": layers, "epochs": 8, "batch_size": 16,
+    recipe = resolve_recipe(TRAIN.validate({"model": "custom", "layers": layers, "epochs": 8, "batch_size": 16,
                                                  "augment_shift": 0}))
     model = build_model(recipe, (1, 6, 6), 3, np.random.default_rng(1))
     seen = {}

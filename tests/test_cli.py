@@ -4,12 +4,11 @@ import json
 
 import pytest
 import yaml
-from typer.testing import CliRunner
 
-from stages.cli import app
-from stages.fetch import FILES
-
-runner = CliRunner()
+from scratchnet.data.raw import FILES
+from scratchnet.params import train as train_params
+from scratchnet.params.schema import parse_override
+from tests.support.cli import invoke
 
 
 @pytest.fixture
@@ -26,10 +25,6 @@ def prepared(tiny_idx, params, tmp_path):
     assert invoke("fetch", "--out", tmp_path / "raw", "--source", tiny_idx, "-p", params).exit_code == 0
     assert invoke("preprocess", "--raw", tmp_path / "raw", "--out", tmp_path / "prep", "-p", params).exit_code == 0
     return tmp_path / "prep"
-
-
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
 
 
 def error_line(result):
@@ -63,14 +58,18 @@ def test_stages_by_hand(tiny_idx, params, tmp_path):
     r = invoke("evaluate", "--model-dir", d / "model", "--data", d / "prep", "--history", d / "hist.tsv",
                "--metrics", d / "eval.json", "--plots", d / "plots", "-p", params)
     assert r.exit_code == 0, r.output
-    r = invoke("export", "--model-dir", d / "model", "--data", d / "prep", "--negatives", d / "neg.npz", "--eval", d / "eval.json",
+    r = invoke("export", "--model-dir", d / "model", "--data", d / "prep", "--eval", d / "eval.json",
                "--out", d / "export", "--metrics", d / "export.json", "-p", params)
+    assert r.exit_code == 0, r.output
+    detector = ["detector", "--model", d / "export", "--data", d / "prep", "--negatives", d / "neg.npz",
+                "--out", d / "detector" / "uncertainty.npz", "--metrics", d / "detector.json", "-p", params]
+    r = invoke(*detector)
     assert r.exit_code == 1 and "neg.npz: not found (run `scratchnet negatives`" in r.output, r.output
     r = invoke("negatives", "--data", d / "prep", "--out", d / "neg.npz", "-p", params, "--set", "count=200")
     assert r.exit_code == 0 and "drew 200 non-digits" in r.output, r.output
-    r = invoke("export", "--model-dir", d / "model", "--data", d / "prep", "--negatives", d / "neg.npz", "--eval", d / "eval.json",
-               "--out", d / "export", "--metrics", d / "export.json", "-p", params)
+    r = invoke(*detector)
     assert r.exit_code == 0, r.output
+    assert (d / "detector" / "uncertainty.npz").is_file()
     assert (d / "export" / "model.onnx").is_file()
 
 
@@ -143,10 +142,9 @@ def test_missing_input_hints_at_the_stage(params, tmp_path):
 
 
 def test_scientific_notation_without_a_dot(params):
-    from stages import params as P
-
-    assert P.load(params, "train", {"lr": "1e-3"})["lr"] == 0.001
-    assert P.load(params, "train", dict([P.parse_override("weight_decay=5e-4")]))["weight_decay"] == 0.0005
+    section = train_params.SECTION
+    assert section.load(params, {"lr": "1e-3"})["lr"] == 0.001
+    assert section.load(params, dict([parse_override("weight_decay=5e-4")]))["weight_decay"] == 0.0005
     result = invoke("train", "-p", params, "--set", "batch_size=1e2")
     assert "train.batch_size: got '1e2'" in error_line(result)  # integers stay strict
 

@@ -1,6 +1,6 @@
 """The DVC contract, end to end in throwaway git + DVC repos on the bundled digits.
 
-Deps follow the code; a bad param or an interrupted stage loses nothing that one printed command
+Changing a module marks exactly the stages that run it; a bad param or an interrupted stage loses nothing that one printed command
 cannot restore byte for byte; reruns leave git clean; `dvc exp show` fits a terminal; a team remote
 and the run-cache spare a second clone the training; queued experiments run.
 """
@@ -21,45 +21,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.params import SCHEMA
 from tests.support.repo import BIN, ROOT, commit, make_repo, sh
-from tests.support.stage_code import declared_code_deps, stage_files
+
+pytestmark = pytest.mark.slow  # every test here drives DVC in a throwaway repo (the static checks: test_stage_deps.py)
 
 DVC_YAML = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES = list(DVC_YAML["stages"])
-
-
-# --- deps follow the code (no pipeline run needed) ---------------------------------------------
-
-@pytest.mark.parametrize("stage", STAGES)
-def test_stage_deps_are_exactly_the_code_it_runs(stage):
-    declared = declared_code_deps(DVC_YAML["stages"][stage]["deps"])
-    runs = stage_files(stage)
-    assert declared == runs, (f"dvc.yaml stage {stage}: missing {sorted(runs - declared)}, "
-                              f"not run {sorted(declared - runs)}")
-
-
-def test_the_import_walk_sees_what_was_missed_before():
-    """The stale-results bug: train, evaluate and export run preprocess.py (load_split), preprocess runs fetch.py."""
-    for stage in ("train", "evaluate", "export"):
-        assert {"stages/preprocess.py", "stages/params.py", "stages/cli.py", "stages/errors.py"} <= stage_files(stage)
-    assert "stages/fetch.py" in stage_files("preprocess")
-    assert "stages/plots.py" not in stage_files("train")
-    assert declared_code_deps(["stages/nn"]) >= {"stages/nn/conv.py", "stages/nn/gradcheck.py"}
-
-
-def test_each_stage_reads_its_own_params_section_and_check_reads_all():
-    for stage in STAGES:
-        expected = list(SCHEMA) if stage == "check" else [stage]
-        assert DVC_YAML["stages"][stage]["params"] == expected
-
-
-def test_every_output_is_cached_so_dvc_checkout_restores_it():
-    for stage, spec in DVC_YAML["stages"].items():
-        for out in spec.get("outs", []) + spec.get("metrics", []):
-            if isinstance(out, dict):
-                (path, opts), = out.items()
-                assert opts.get("cache", True) and not opts.get("persist"), f"{stage}: {path}"
 
 
 # --- a digits pipeline run once, copied for each test -----------------------------------------
@@ -128,10 +95,16 @@ def test_readme_setup_leaves_git_clean_and_a_second_run_from_empty_cache_is_byte
 
 
 @pytest.mark.parametrize("module, expected", [
-    ("stages/preprocess.py", {"check", "preprocess", "train", "evaluate", "export"}),  # load_split
-    ("stages/nn/conv.py", {"check", "train", "evaluate", "export"}),
-    ("stages/plots.py", {"evaluate"}),
-    ("stages/cli.py", set(STAGES)),
+    *[(f"stages/{stage}.py", {stage}) for stage in STAGES],  # a stage's own module: that stage alone
+    ("scratchnet/data/splits.py", {"preprocess", "train", "evaluate", "export", "detector"}),  # load_split
+    ("scratchnet/nn/conv.py", {"check", "train", "evaluate", "export", "detector"}),
+    ("scratchnet/plots.py", {"evaluate"}),
+    ("scratchnet/params/export.py", {"check", "export"}),
+    ("scratchnet/training/presets.py", {"check", "train"}),
+    ("scratchnet/detector.py", {"detector"}),
+    ("scratchnet/runner.py", set(STAGES)),
+    ("scratchnet/serving/predict.py", set()),
+    ("scratchnet/cli.py", set()),  # the help text of predict and serve, and the stage dispatch
 ])
 def test_changing_a_module_marks_exactly_the_stages_that_run_it(repo, module, expected):
     with open(repo / module, "a") as f:
@@ -140,6 +113,29 @@ def test_changing_a_module_marks_exactly_the_stages_that_run_it(repo, module, ex
     changed = {stage for stage, entries in status.items() for e in entries if isinstance(e, dict)
                for dep in e.get("changed deps", {}) if module == dep or module.startswith(dep + "/")}
     assert changed == expected
+
+
+def test_reexporting_the_same_model_does_not_retrain_the_detector(repo):
+    with open(repo / "stages/export.py", "a") as f:
+        f.write("\n# changed\n")
+    out = sh(repo, "dvc", "repro").stdout
+    assert "Running stage 'export'" in out and "Running stage 'detector'" not in out, out
+
+
+def test_the_checkouts_code_runs_not_an_installed_copy(repo, tmp_path):
+    """`pip install .` (no -e) puts a copy of scratchnet in site-packages. DVC and `scratchnet STAGE`
+    must run the checkout's code all the same: here the stale copy sits on PYTHONPATH, searched
+    after the checkout that `python -m stages.NAME` puts first, as site-packages is."""
+    site = tmp_path / "site"
+    shutil.copytree(repo / "scratchnet", site / "scratchnet")
+    sources = repo / "scratchnet/data/sources.py"
+    sources.write_text(sources.read_text().replace('DIGITS_SOURCE = "scikit-learn\'s bundled digits"',
+                                                   'DIGITS_SOURCE = "the checkout\'s own digits"'))
+    env = {"PYTHONPATH": str(site)}
+    under_dvc = sh(repo, "dvc", "repro", "-f", "fetch", env=env)
+    assert "from the checkout's own digits" in under_dvc.stdout + under_dvc.stderr
+    by_hand = sh(repo, "scratchnet", "fetch", "--out", str(tmp_path / "raw"), env=env)
+    assert "from the checkout's own digits" in by_hand.stderr, by_hand.stderr
 
 
 @pytest.mark.parametrize("how", ["repro", "exp run"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from stages.evaluate import confusion, per_class_scores
+from scratchnet.scoring import confusion, per_class_scores
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -8,9 +8,11 @@ import threading
 import numpy as np
 import pytest
 
-from stages.errors import DataError
-from stages.fetch import FILES, MNIST_SHA256, fetch
-from stages.idx import idx_bytes, read_idx
+from scratchnet.data.idx import idx_bytes, read_idx
+from scratchnet.data.raw import FILES
+from scratchnet.data.sources import MNIST_SHA256
+from scratchnet.errors import DataError
+from stages.fetch import fetch
 from tests.support.data import make_dataset, write_dataset
 
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stages import modelfile
-from stages.errors import DataError, ModelFormatError
-from stages.idx import idx_bytes, read_idx
-from stages.nn import build
+from scratchnet import modelfile
+from scratchnet.data.idx import idx_bytes, read_idx
+from scratchnet.errors import DataError, ModelFormatError
+from scratchnet.nn import build
 
 FUZZ = settings(max_examples=150, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 BOUND = 1 << 20

@@ -4,8 +4,8 @@ import struct
 import numpy as np
 import pytest
 
-from stages.errors import DataError
-from stages.idx import idx_bytes, read_idx
+from scratchnet.data.idx import idx_bytes, read_idx
+from scratchnet.errors import DataError
 
 
 def test_roundtrip_plain_and_gzip(tmp_path):

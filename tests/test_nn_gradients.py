@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from stages import nn
-from stages.nn.gradcheck import check_layer, numeric_grad, rel_error
+from scratchnet import nn
+from scratchnet.nn.gradcheck import check_layer, numeric_grad, rel_error
 from tests.support.gradients import CASES, CNN_SPECS, LAYERS32, TRAIN_MODE, whole_model_grads
 
 TOL = 1e-6

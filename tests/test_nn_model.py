@@ -4,10 +4,10 @@ import zipfile
 import numpy as np
 import pytest
 
-from stages import modelfile, nn
-from stages.errors import ModelFormatError
-from stages.presets import PRESETS
-from stages.train import fit
+from scratchnet import modelfile, nn
+from scratchnet.errors import ModelFormatError
+from scratchnet.training.loop import fit
+from scratchnet.training.presets import PRESETS
 from tests.support.data import RECIPE, SMALL_CNN, random_problem
 
 

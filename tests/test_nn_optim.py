@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from stages import nn
+from scratchnet import nn
 
 
 def two_steps(make, g1=0.5, g2=-1.0, p0=1.0):

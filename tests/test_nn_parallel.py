@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from stages import nn
-from stages.nn import parallel
-from stages.train import fit
+from scratchnet import nn
+from scratchnet.nn import parallel
+from scratchnet.training.loop import fit
 from tests.support.data import RECIPE, SMALL_CNN, random_problem
 
 NO_DROPOUT = [spec for spec in SMALL_CNN if spec["type"] != "dropout"]

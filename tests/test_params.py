@@ -1,5 +1,5 @@
-"""Every param has one home, params.SCHEMA: the README table, params.yaml's keys, the presets and the
-stage functions all follow it."""
+"""Every param has one home, its section's declaration (scratchnet/params/<section>.py): the README
+table, params.yaml's keys, the presets and the stage functions all follow it."""
 
 from __future__ import annotations
 
@@ -9,44 +9,49 @@ import inspect
 import pytest
 import yaml
 
-from stages import params as P
-from stages.errors import ParamsError
-from stages.presets import PRESETS
+from scratchnet.errors import ParamsError
+from scratchnet.params import reference
+from scratchnet.params.schema import SECTIONS
+from scratchnet.params.sections import ALL, load_all
+from scratchnet.params.train import PRESET_KEYS
+from scratchnet.params.train import SECTION as TRAIN
+from scratchnet.training.presets import PRESETS
 from tests.support.repo import ROOT
 
-STAGE_FUNCTIONS = {stage: getattr(importlib.import_module(f"stages.{stage}"), stage) for stage in P.SCHEMA}
+STAGE_FUNCTIONS = {stage: getattr(importlib.import_module(f"stages.{stage}"), stage) for stage in SECTIONS}
 
 
 def test_the_readme_params_table_is_generated_from_the_schema():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert P.readme_with_table(readme) == readme, "run `python -m stages.params --readme README.md`"
+    assert reference.readme_with_table(readme) == readme, "run `python -m scratchnet.params.reference --readme README.md`"
 
 
 def test_the_table_check_sees_a_stale_row():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     stale = readme.replace("| `export.opset` | `13` |", "| `export.opset` | `12` |")
-    assert stale != readme and P.readme_with_table(stale) != stale
+    assert stale != readme and reference.readme_with_table(stale) != stale
 
 
 def test_params_yaml_holds_exactly_the_schema_keys():
     doc = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
-    assert {s: sorted(v) for s, v in doc.items()} == {s: sorted(f) for s, f in P.SCHEMA.items()}
-    P.load_all(ROOT / "params.yaml")  # and every value is valid
+    assert {s: sorted(v) for s, v in doc.items()} == {s: sorted(section.fields) for s, section in ALL.items()}
+    assert list(doc) == list(SECTIONS)  # in pipeline order
+    load_all(ROOT / "params.yaml")  # and every value is valid
 
 
 def test_each_preset_sets_exactly_the_preset_keys():
     for name, recipe in PRESETS.items():
-        assert set(recipe) == {"layers", *P.PRESET_KEYS}, name
-        P.validate("train", {k: v for k, v in recipe.items() if k != "layers"})  # and valid values
+        assert set(recipe) == {"layers", *PRESET_KEYS}, name
+        TRAIN.validate({k: v for k, v in recipe.items() if k != "layers"})  # and valid values
 
 
-@pytest.mark.parametrize("stage", list(P.SCHEMA))
+@pytest.mark.parametrize("stage", list(SECTIONS))
 def test_stage_functions_take_keyword_arguments_and_their_settings_from_the_schema(stage):
     signature = inspect.signature(STAGE_FUNCTIONS[stage])
     kinds = [p.kind for p in signature.parameters.values()]
     assert set(kinds) == {inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.VAR_KEYWORD}, signature
     # no setting has a default written in the function: the schema's are the only ones
-    assert not set(signature.parameters) & set(P.SCHEMA[stage]), signature
+    assert not set(signature.parameters) & set(ALL[stage].fields), signature
     with pytest.raises(ParamsError, match=f"{stage}.not_a_key: unknown key"):
         STAGE_FUNCTIONS[stage](**{p: "unused" for p in signature.parameters if p not in ("settings", "log")},
                                not_a_key=1)

@@ -10,6 +10,8 @@ import yaml
 from tests.support.data import make_dataset, write_dataset
 from tests.support.repo import commit, make_repo, sh
 
+pytestmark = pytest.mark.slow  # DVC repos
+
 
 def ran(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
@@ -19,7 +21,7 @@ def test_digits_pipeline_reruns_only_what_changed(tmp_path):
     repo = make_repo(tmp_path, fetch={"dataset": "digits"}, preprocess={"val_size": 200},
                      train={"epochs": 4, "augment_shift": 0})  # a 1-pixel shift is a lot for 8x8 images
     first = sh(repo, "dvc", "repro")
-    assert ran(first.stdout) == {"check", "fetch", "preprocess", "negatives", "train", "evaluate", "export"}
+    assert ran(first.stdout) == {"check", "fetch", "preprocess", "negatives", "train", "evaluate", "export", "detector"}
     evaluation = json.loads((repo / "artifacts/metrics/eval.json").read_text())
     assert evaluation["test_accuracy"] > 0.85
     per_class = (repo / "artifacts/plots/per_class.csv").read_text().splitlines()
@@ -45,7 +47,7 @@ def test_digits_pipeline_reruns_only_what_changed(tmp_path):
     params["train"]["lr"] = 0.02
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     changed = sh(repo, "dvc", "repro")
-    assert ran(changed.stdout) == {"check", "train", "evaluate", "export"}  # check: the train section changed
+    assert ran(changed.stdout) == {"check", "train", "evaluate", "export", "detector"}  # check: the train section changed
     assert "train.lr" in sh(repo, "dvc", "params", "diff").stdout
     assert "test_accuracy" in sh(repo, "dvc", "metrics", "diff").stdout
     commit(repo, "lr 0.02")
@@ -70,7 +72,6 @@ def test_another_idx_dataset_runs_unchanged(tmp_path):
     assert checks["verified"] is False and len(checks["files"]) == 4
 
 
-@pytest.mark.slow
 def test_mnist_pipeline(mnist, tmp_path):
     repo = make_repo(tmp_path, train={"epochs": 2})
     sh(repo, "dvc", "repro", env={"SCRATCHNET_MNIST_DIR": str(mnist)})

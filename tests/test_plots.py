@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stages import plots
+from scratchnet import plots
 
 
 @pytest.mark.parametrize("weights, shape, tiles", [

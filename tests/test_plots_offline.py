@@ -16,7 +16,7 @@ from tests.support.browser import ARGS, CHROMIUM, SKIP_REASON
 from tests.support.repo import commit, make_repo, sh
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)]
 
 
 def render(page_path: Path) -> dict:

@@ -5,14 +5,11 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from stages.cli import app
-from stages.errors import ImageError
-from stages.images import mnist_style, to_gray
-from stages.predict import predict
-
-runner = CliRunner()
+from scratchnet.errors import ImageError
+from scratchnet.serving.predict import predict
+from scratchnet.vision.images import mnist_style, to_gray
+from tests.support.cli import invoke
 
 
 def as_photo(image: np.ndarray, scale: int, canvas=(300, 420), at=(40, 170), paper=235) -> np.ndarray:
@@ -71,11 +68,11 @@ def test_cli_lines_and_json(digits_model, tmp_path):
     page[10:40, 18:23] = 0  # a "1"
     Image.fromarray(page).save(tmp_path / "one.png")
     np.savez(tmp_path / "batch.npz", x=np.zeros((2, 8, 8), np.uint8))
-    result = runner.invoke(app, ["predict", str(tmp_path / "one.png"), str(tmp_path / "batch.npz"), "--model", str(digits_model)])
+    result = invoke(*["predict", str(tmp_path / "one.png"), str(tmp_path / "batch.npz"), "--model", str(digits_model)])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 3 and lines[0].startswith(str(tmp_path / "one.png") + "\t")
-    result = runner.invoke(app, ["predict", "--json", str(tmp_path / "one.png"), "--model", str(digits_model)])
+    result = invoke(*["predict", "--json", str(tmp_path / "one.png"), "--model", str(digits_model)])
     parsed = json.loads(result.output)
     assert parsed[0]["digit"] in range(10) and len(parsed[0]["probabilities"]) == 10
 
@@ -108,7 +105,7 @@ def test_bad_images_one_clear_error(digits_model, tmp_path, kind, message):
     _bad(kind, path)
     [result] = predict([path], digits_model)
     assert set(result) == {"file", "error"} and message in result["error"]
-    result = runner.invoke(app, ["predict", str(path), "--model", str(digits_model)])
+    result = invoke(*["predict", str(path), "--model", str(digits_model)])
     assert result.exit_code == 1
     assert result.output.strip().count("\n") == 0 and message in result.output
 
@@ -120,16 +117,16 @@ def test_a_batch_survives_a_bad_file(digits_model, tmp_path):
     Image.fromarray(page.T.copy()).save(tmp_path / "good2.png")
     _bad("blank", tmp_path / "blank.png")
     files = [str(tmp_path / n) for n in ("good.png", "blank.png", "good2.png")]
-    result = runner.invoke(app, ["predict", *files, "--model", str(digits_model)])
+    result = invoke(*["predict", *files, "--model", str(digits_model)])
     assert result.exit_code == 1  # not every file could be read
     lines = result.output.strip().splitlines()
     assert [line.split("\t")[0] for line in lines if not line.startswith("error:")] == [files[0], files[2]]
     assert [line for line in lines if line.startswith("error:")] == [f"error: {files[1]}: looks blank (no ink stands out "
                                                                       "from the background); nothing to classify"]
-    parsed = json.loads(runner.invoke(app, ["predict", "--json", *files, "--model", str(digits_model)]).stdout)
+    parsed = json.loads(invoke(*["predict", "--json", *files, "--model", str(digits_model)]).stdout)
     assert [sorted(r) for r in parsed] == [["digit", "file", "probabilities", "probability", "uncertain"],
                                            ["error", "file"], ["digit", "file", "probabilities", "probability", "uncertain"]]
-    ok = runner.invoke(app, ["predict", files[0], files[2], "--model", str(digits_model), "--save-inputs", str(tmp_path / "seen")])
+    ok = invoke(*["predict", files[0], files[2], "--model", str(digits_model), "--save-inputs", str(tmp_path / "seen")])
     assert ok.exit_code == 0, ok.output
     seen = sorted(p.name for p in (tmp_path / "seen").iterdir())
     assert seen == ["good.png", "good2.png"]
@@ -139,7 +136,7 @@ def test_a_batch_survives_a_bad_file(digits_model, tmp_path):
 def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
     """The photo-like set of tests/support/photos.py: at least 9 of 10 right in every condition,
     at most 2 of 110 flagged, and at least 90 % of the non-digits refused (blank) or flagged."""
-    from stages.idx import read_idx
+    from scratchnet.data.idx import read_idx
     from tests.support.data import mnist_dir
     from tests.support.photos import digit_photos, non_digits, pick_digits
 
@@ -172,7 +169,7 @@ def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
 
 
 def test_missing_model_folder(tmp_path):
-    result = runner.invoke(app, ["predict", str(tmp_path / "x.png"), "--model", str(tmp_path / "none")])
+    result = invoke(*["predict", str(tmp_path / "x.png"), "--model", str(tmp_path / "none")])
     assert result.exit_code == 1 and "no exported model here (run `dvc repro` or `scratchnet export` first)" in result.output
 
 

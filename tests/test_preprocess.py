@@ -3,9 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from stages.errors import DataError, ParamsError
+from scratchnet.data.splits import load_split
+from scratchnet.errors import DataError, ParamsError
 from stages.fetch import fetch
-from stages.preprocess import load_split, preprocess
+from stages.preprocess import preprocess
 from tests.support.data import make_dataset, write_dataset
 
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from stages import serve as serve_module
-from stages.predict import predict
+from scratchnet.serving import app as serve_module
+from scratchnet.serving.predict import predict
 
 
 def png(array: np.ndarray) -> bytes:

@@ -18,7 +18,7 @@ import pytest
 from tests.support.browser import ARGS, CHROMIUM, SKIP_REASON
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)]
 
 
 def arc(cx, cy, rx, ry, start, end, n=24):
@@ -41,7 +41,7 @@ DIGITS = {
 def server(mnist_model):
     import uvicorn
 
-    from stages.serve import create_app
+    from scratchnet.serving.app import create_app
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

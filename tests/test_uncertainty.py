@@ -6,10 +6,11 @@ import shutil
 import numpy as np
 import pytest
 
-from stages import negatives as neg
-from stages import uncertainty
-from stages.errors import ModelFormatError
-from stages.predict import Reader
+from scratchnet import detector as uncertainty
+from scratchnet.errors import ModelFormatError
+from scratchnet.serving.predict import Reader
+from scratchnet.vision import drawing as neg
+from stages.negatives import negatives
 
 
 def test_drawings_depend_on_seed_and_count_not_on_workers():
@@ -40,8 +41,8 @@ def test_drawings_look_like_mnist_inputs():
 def test_stage_writes_the_prepared_size_byte_identically(tmp_path):
     (tmp_path / "prepared").mkdir()
     (tmp_path / "prepared" / "meta.json").write_text(json.dumps({"image_shape": [8, 8]}))
-    first = neg.negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "a.npz", count=300, seed=1)
-    neg.negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "b.npz", count=300, seed=1)
+    first = negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "a.npz", count=300, seed=1)
+    negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "b.npz", count=300, seed=1)
     assert first == {"count": 300, "image_shape": [8, 8]}
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     with np.load(tmp_path / "a.npz", allow_pickle=False) as z:
@@ -52,8 +53,9 @@ def test_calibration_flags_its_rate_of_digits_and_the_outliers():
     rng = np.random.default_rng(0)
     digits, val = rng.normal(0, 1, (4000, 16)), rng.normal(0, 1, (4000, 16))
     others = rng.normal(0, 1, (2000, 16)) + np.r_[2.5, np.zeros(15)]  # off along one direction
-    cal = uncertainty.calibrate(digits, others, val, np.random.default_rng(1))
-    assert abs(uncertainty.flags(val, cal).mean() - uncertainty.FLAG_RATE) < 0.002
+    cal = uncertainty.calibrate(digits, others, val, np.random.default_rng(1), epochs=10, batch_size=128, lr=1e-3,
+                                flag_rate=0.01)
+    assert abs(uncertainty.flags(val, cal).mean() - 0.01) < 0.002
     assert uncertainty.flags(rng.normal(0, 1, (4000, 16)), cal).mean() < 0.02  # unseen digits
     unseen = rng.normal(0, 1, (1000, 16)) + np.r_[2.5, np.zeros(15)]
     assert uncertainty.flags(unseen, cal).mean() > 0.5
@@ -69,11 +71,19 @@ def test_calibration_flags_its_rate_of_digits_and_the_outliers():
                             "detector.0.W": np.zeros((3, 64), np.float32)}),  # another model's detector
 ])
 def test_a_calibration_that_does_not_fit_is_refused(digits_model, tmp_path, damage):
-    export = tmp_path / "export"
+    export, rule = tmp_path / "export", tmp_path / "detector" / uncertainty.FILE
     shutil.copytree(digits_model, export)
-    with np.load(export / uncertainty.FILE) as z:
+    with np.load(uncertainty.beside(digits_model)) as z:
         cal = dict(z)
     damage(cal)
-    np.savez(export / uncertainty.FILE, **cal)
+    rule.parent.mkdir()
+    np.savez(rule, **cal)
     with pytest.raises(ModelFormatError, match="not a readable calibration"):
-        Reader.load(export)
+        Reader.load(export, rule)
+    assert uncertainty.beside(export) == rule  # and where predict looks by default
+
+
+def test_a_missing_detector_names_the_stage_that_makes_it(digits_model, tmp_path):
+    shutil.copytree(digits_model, tmp_path / "export")
+    with pytest.raises(ModelFormatError, match=r"uncertainty.npz: not found \(run `scratchnet detector`"):
+        Reader.load(tmp_path / "export")

@@ -22,6 +22,7 @@ def test_the_walkthrough_is_stored_without_outputs():
     assert "FULL = False" in nb.cells[1].source  # the switch, in the first code cell, set for CI
 
 
+@pytest.mark.slow
 def test_the_walkthrough_runs_top_to_bottom():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")

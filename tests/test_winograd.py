@@ -4,9 +4,9 @@ and which algorithm a layer shape gets. Gradient checks: tests/support/gradients
 import numpy as np
 import pytest
 
-from stages import nn
-from stages.nn.conv import choose_algorithm
-from stages.nn.winograd import Winograd
+from scratchnet import nn
+from scratchnet.nn.conv import choose_algorithm
+from scratchnet.nn.winograd import Winograd
 
 
 @pytest.mark.parametrize("m", [2, 4])

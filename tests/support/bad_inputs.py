@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 from PIL import Image
-from typer.testing import CliRunner
 
-from stages.cli import app
-from stages.fetch import FILES
-from stages.idx import idx_bytes
+from scratchnet.data.idx import idx_bytes
+from scratchnet.data.raw import FILES
+from tests.support.cli import invoke
 from tests.support.data import make_dataset, write_dataset
 from tests.support.repo import run_pipeline
 
@@ -154,14 +153,14 @@ def _image(make):
     return case
 
 
-def _export_negatives(make):
+def _detector_negatives(make):
     def case(root):
         path = root / "bad" / "negatives.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
         make(path)
-        return ["export", "--model-dir", root / "artifacts/model", "--data", root / "prepared", "--negatives", path,
-                "--eval", root / "artifacts/eval.json", "--out", root / "artifacts/export",
-                "--metrics", root / "artifacts/export.json", "-p", root / "params.yaml"]
+        return ["detector", "--model", root / "artifacts/export", "--data", root / "prepared", "--negatives", path,
+                "--out", root / "artifacts/detector/uncertainty.npz", "--metrics", root / "artifacts/detector.json",
+                "-p", root / "params.yaml"]
     return case
 
 
@@ -211,8 +210,8 @@ CASES = {
                                                       "-p", root / "params.yaml", "--set", "count=5"],
     "missing input: negatives before preprocess": lambda root: ["negatives", "--data", root / "bad" / "nothing",
                                                                 "--out", root / "negatives.npz", "-p", root / "params.yaml"],
-    "export: negatives of another image size": _export_negatives(lambda p: np.savez(p, x=np.zeros((5, 28, 28), np.uint8))),
-    "export: truncated negatives .npz": _export_negatives(lambda p: _write(p, (p.parent.parent / "negatives.npz").read_bytes()[:2000])),
+    "detector: negatives of another image size": _detector_negatives(lambda p: np.savez(p, x=np.zeros((5, 28, 28), np.uint8))),
+    "detector: truncated negatives .npz": _detector_negatives(lambda p: _write(p, (p.parent.parent / "negatives.npz").read_bytes()[:2000])),
     "params: val_size larger than the training set": lambda root: ["preprocess", "--raw", root / "raw", "--out", root / "prepared",
                                                                    "-p", root / "params.yaml", "--set", "val_size=100000"],
     "model: missing array": _model(lambda f: _npz(f, lambda a: a.pop("1.b"))),
@@ -245,8 +244,8 @@ def _preprocess_after_fetch(root: Path, damage) -> list:
 
 def _other_size_model(root: Path) -> list:
     """A model for 28x28 inputs evaluated on the sandbox's 8x8 digits."""
-    from stages import modelfile
-    from stages.nn import build
+    from scratchnet import modelfile
+    from scratchnet.nn import build
 
     folder = root / "bad" / "model28"
     model = build([{"type": "flatten"}, {"type": "dense", "units": "classes"}], (1, 28, 28), 10, np.random.default_rng(0))
@@ -262,7 +261,7 @@ def run_case(name: str, sandbox: Path) -> dict:
         shutil.copytree(sandbox, root)
         before = snapshot(root)
         argv = [str(a) for a in CASES[name](root)]
-        result = CliRunner().invoke(app, argv)
+        result = invoke(*argv)
         lines = [line.replace(str(root), "SANDBOX") for line in result.output.splitlines() if line.strip()]
         return {"case": name, "exit": result.exit_code, "lines": lines,
                 "untouched": snapshot(root) == before, "output": result.output,

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.fetch import FILES
-from stages.idx import idx_bytes
-from stages.presets import PRESETS
+from scratchnet.data.idx import idx_bytes
+from scratchnet.data.raw import FILES
+from scratchnet.training.presets import PRESETS
 from tests.support import ROOT
 
 

@@ -5,8 +5,8 @@
 
 import numpy as np
 
-from stages import nn
-from stages.nn.gradcheck import check_layer, numeric_grad, rel_error
+from scratchnet import nn
+from scratchnet.nn.gradcheck import check_layer, numeric_grad, rel_error
 
 
 def away_from_zero(rng, shape, margin=0.1):

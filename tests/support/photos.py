@@ -211,8 +211,8 @@ def score(export_dir: str, seed: int = 0) -> str:
     import json
     import tempfile
 
-    from stages.idx import read_idx
-    from stages.predict import predict
+    from scratchnet.data.idx import read_idx
+    from scratchnet.serving.predict import predict
     from tests.support.data import mnist_dir
 
     mnist = mnist_dir()
@@ -249,7 +249,7 @@ def score(export_dir: str, seed: int = 0) -> str:
 def main() -> None:
     import sys
 
-    from stages.idx import read_idx
+    from scratchnet.data.idx import read_idx
     from tests.support.data import mnist_dir
 
     if mnist_dir() is None:

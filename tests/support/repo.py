@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from stages.detector import detector
 from stages.evaluate import evaluate
 from stages.export import export
 from stages.fetch import fetch
@@ -19,7 +20,8 @@ from stages.preprocess import preprocess
 from stages.train import train
 from tests.support import ROOT
 
-# what a clone needs besides stages/ to run the pipeline as the repo does
+# what a clone needs besides the code (stages/ and scratchnet/) to run the pipeline as the repo does
+CODE = ("stages", "scratchnet")
 PIPELINE_FILES = ("dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore", "artifacts/.gitignore",
                   "artifacts/metrics/.gitignore", "artifacts/plots/.gitignore")
 DVC_FILES = ("offline-plots.html",)  # files under .dvc/ besides config
@@ -27,7 +29,8 @@ DVC_FILES = ("offline-plots.html",)  # files under .dvc/ besides config
 
 def run_pipeline(root: Path, *, dataset: str = "digits", source: str = "mirrors", val_size=100, negatives_count=2000,
                  **train_params) -> Path:
-    """fetch → preprocess → negatives → train → evaluate → export under `root`; returns the export folder."""
+    """fetch → preprocess → negatives → train → evaluate → export → detector under `root`; returns the
+    export folder (the detector's file beside it, in artifacts/detector/, where predict looks by default)."""
     fetch(out_dir=root / "raw", dataset=dataset, source=source)
     preprocess(raw_dir=root / "raw", out_dir=root / "prepared", val_size=val_size)
     negatives(data_dir=root / "prepared", out_path=root / "negatives.npz", count=negatives_count)
@@ -36,8 +39,10 @@ def run_pipeline(root: Path, *, dataset: str = "digits", source: str = "mirrors"
           history_path=a / "history.tsv", log=lambda *_: None, **train_params)
     evaluate(model_dir=a / "model", data_dir=root / "prepared", history_path=a / "history.tsv",
              metrics_path=a / "eval.json", plots_dir=a / "plots")
-    export(model_dir=a / "model", data_dir=root / "prepared", negatives_path=root / "negatives.npz",
-           eval_path=a / "eval.json", out_dir=a / "export", metrics_path=a / "export.json")
+    export(model_dir=a / "model", data_dir=root / "prepared", eval_path=a / "eval.json", out_dir=a / "export",
+           metrics_path=a / "export.json")
+    detector(export_dir=a / "export", data_dir=root / "prepared", negatives_path=root / "negatives.npz",
+             out_path=a / "detector" / "uncertainty.npz", metrics_path=a / "detector.json")
     return a / "export"
 
 
@@ -56,7 +61,8 @@ def make_repo(tmp_path: Path, **sections) -> Path:
     """A git + DVC repo holding this project's pipeline with params sections replaced by `sections`."""
     repo = tmp_path / "repo"
     repo.mkdir()
-    shutil.copytree(ROOT / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in CODE:
+        shutil.copytree(ROOT / folder, repo / folder, ignore=shutil.ignore_patterns("__pycache__"))
     for name in PIPELINE_FILES:
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, repo / name)

@@ -1,8 +1,9 @@
 """The project modules each pipeline stage runs, found from the code itself (imports, transitively).
 
-`scratchnet STAGE` runs stages/cli.py (its module-level imports), then the command imports
-stages/STAGE.py; every import in that module and in the modules it reaches counts, at module level or
-inside a function, since any of them may run. Importing a.b.c runs a/__init__.py and a/b/__init__.py.
+dvc.yaml runs a stage as `python -m stages.STAGE`: stages/__init__.py, then stages/STAGE.py and
+every project module it reaches. Every import counts, at module level or inside a function, since
+any of them may run. Importing a.b.c runs a/__init__.py and a/b/__init__.py.
+`python -m tests.support.stage_code` prints each stage's deps as dvc.yaml lists them.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from pathlib import Path
 
 from tests.support import ROOT
 
-PACKAGE = "stages"
+PACKAGES = ("stages", "scratchnet")  # the pipeline and the library; anything else is not project code
 
 
 def module_file(name: str) -> Path | None:
-    """stages.nn -> stages/nn/__init__.py, stages.train -> stages/train.py; None for other packages."""
-    if name != PACKAGE and not name.startswith(PACKAGE + "."):
+    """scratchnet.nn -> scratchnet/nn/__init__.py, stages.train -> stages/train.py; None for other packages."""
+    if name.partition(".")[0] not in PACKAGES:
         return None
     base = ROOT.joinpath(*name.split("."))
     for candidate in (base / "__init__.py", base.with_suffix(".py")):
@@ -60,10 +61,19 @@ def closure(start: set[str]) -> set[str]:
 
 
 def stage_files(stage: str) -> set[str]:
-    """Repo-relative paths of the project's Python files that `scratchnet STAGE` runs."""
-    cli = f"{PACKAGE}.cli"
-    modules = closure(_imports(cli, top_level_only=True) | {f"{PACKAGE}.{stage}"}) | {cli}
+    """Repo-relative paths of the project's Python files that `python -m stages.STAGE` runs."""
+    modules = closure({"stages", f"stages.{stage}"})
     return {module_file(m).relative_to(ROOT).as_posix() for m in modules}
+
+
+def as_deps(files: set[str]) -> list[str]:
+    """files as dvc.yaml lists them: a package folder whose every module runs is named once."""
+    deps = set(files)
+    for folder in sorted({Path(f).parent for f in files}, key=lambda d: len(d.parts)):
+        inside = {p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts}
+        if folder.parts and folder.as_posix() not in ("stages",) and inside <= files and inside & deps == inside:
+            deps = (deps - inside) | {folder.as_posix()}
+    return sorted(deps)
 
 
 def declared_code_deps(deps: list[str]) -> set[str]:
@@ -82,4 +92,4 @@ if __name__ == "__main__":
     import yaml
 
     for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]:
-        print(stage, sorted(stage_files(stage)))
+        print(f"{stage}:", *(f"  - {d}" for d in as_deps(stage_files(stage))), sep="\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
+from ..errors import DataError
 
 UBYTE = 0x08
 GZIP_MAGIC = b"\x1f\x8b"

@@ -7,7 +7,7 @@
     GET  /docs      the OpenAPI documentation
 
 The model is loaded once, at start-up; every image goes through the same reading as `predict`
-(stages/images.py), so a photo reads the same either way.
+(scratchnet/vision/images.py), so a photo reads the same either way.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__
-from .errors import ImageError
+from .. import __version__
+from ..errors import ImageError
 from .predict import Reader, data_url, input_png
 
 MAX_BODY = 10 * 2 ** 20  # bytes: a phone photo fits, a flood does not
 STATUS = {"not_image": 415, "too_large": 413, "empty": 422, "blank": 422, "unreadable": 422}
 MODEL_ENV = "SCRATCHNET_SERVE_MODEL"  # how `--workers N` hands the model folder to each worker
+DETECTOR_ENV = "SCRATCHNET_SERVE_DETECTOR"  # and the detector's file
 
 
 class Answer(BaseModel):
@@ -43,13 +44,14 @@ class Answer(BaseModel):
     input: str = Field(description="the 28x28 image the model saw, as a PNG data URL")
 
 
-def create_app(export_dir: Path | str) -> FastAPI:
-    """The FastAPI app serving the model in export_dir (loaded when the app starts)."""
+def create_app(export_dir: Path | str, detector: Path | str | None = None) -> FastAPI:
+    """The FastAPI app serving the model in export_dir with its detector (Reader.load's default: beside
+    it), both loaded when the app starts."""
     state: dict = {}
 
     @asynccontextmanager
     async def lifespan(app):
-        state["reader"] = Reader.load(export_dir)
+        state["reader"] = Reader.load(export_dir, detector)
         yield
         state.clear()
 
@@ -85,7 +87,7 @@ def create_app(export_dir: Path | str) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
-        return files("stages").joinpath("web/index.html").read_text(encoding="utf-8")
+        return files("scratchnet.serving").joinpath("web/index.html").read_text(encoding="utf-8")
 
     @app.get("/health")
     def health() -> JSONResponse:
@@ -147,17 +149,19 @@ async def _upload(request: Request, body: bytes) -> bytes:
 
 
 def app_from_env():
-    """The app for uvicorn's worker processes (`--workers N`): the model folder comes from MODEL_ENV."""
-    return create_app(os.environ[MODEL_ENV])
+    """The app for uvicorn's worker processes (`--workers N`): the model folder and the detector come
+    from MODEL_ENV and DETECTOR_ENV."""
+    return create_app(os.environ[MODEL_ENV], os.environ.get(DETECTOR_ENV) or None)
 
 
-def serve(*, export_dir: Path | str, host: str, port: int, workers: int) -> None:
+def serve(*, export_dir: Path | str, detector: Path | str | None = None, host: str, port: int, workers: int) -> None:
     """Run the service until Ctrl-C. The model is checked first, so a bad folder is one error line."""
     import uvicorn
 
-    Reader.load(export_dir)
+    Reader.load(export_dir, detector)
     if workers == 1:
-        uvicorn.run(create_app(export_dir), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(export_dir, detector), host=host, port=port, log_level="info")
     else:
         os.environ[MODEL_ENV] = str(Path(export_dir).resolve())
-        uvicorn.run("stages.serve:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+        os.environ[DETECTOR_ENV] = str(Path(detector).resolve()) if detector is not None else ""
+        uvicorn.run("scratchnet.serving.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")

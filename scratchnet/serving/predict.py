@@ -1,7 +1,7 @@
 """predict: classify real images (PNG/JPEG of any size, colour or background) with the exported model.
 
-Each picture is read by stages/images.py the way MNIST itself was made; each answer carries
-`uncertain`, the rule of stages/uncertainty.py. A file that cannot be read gets its own one-line
+Each picture is read by scratchnet/vision/images.py the way MNIST itself was made; each answer carries
+`uncertain`, the rule of scratchnet/detector.py. A file that cannot be read gets its own one-line
 error and the others their results.
 """
 
@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import modelfile, nn, uncertainty
-from .errors import ImageError, ModelFormatError, ScratchnetError
-from .images import prepare, to_gray
+from .. import modelfile, nn
+from ..detector import MAX_OTHER_MARKS, Rule, beside
+from ..errors import ImageError, ModelFormatError, ScratchnetError
+from ..onnx_export import infer
+from ..vision.images import prepare, to_gray
 
 
 def _load_npz(path: Path, size: tuple[int, int]) -> np.ndarray:
@@ -49,27 +51,29 @@ class Reader:
     session: object
     classes: list
     size: tuple[int, int]
-    rule: uncertainty.Rule
+    rule: Rule
 
     @classmethod
-    def load(cls, export_dir: Path | str) -> Reader:
+    def load(cls, export_dir: Path | str, detector: Path | str | None = None) -> Reader:
+        """The model exported to export_dir and its `uncertain` detector (default: beside it, where
+        the detector stage writes it)."""
         import onnxruntime as ort
 
         export_dir = Path(export_dir)
         if not (export_dir / modelfile.MANIFEST).is_file():
             raise ModelFormatError(f"{export_dir}: no exported model here (run `dvc repro` or `scratchnet export` first)")
         manifest = modelfile.read_manifest(export_dir)
-        onnx_path, cal_path = export_dir / "model.onnx", export_dir / uncertainty.FILE
-        for path in (onnx_path, cal_path):
+        onnx_path, cal_path = export_dir / "model.onnx", Path(detector) if detector is not None else beside(export_dir)
+        for path, stage in ((onnx_path, "export"), (cal_path, "detector")):
             if not path.is_file():
-                raise ModelFormatError(f"{path}: not found (run `scratchnet export` or `dvc repro export` first)")
+                raise ModelFormatError(f"{path}: not found (run `scratchnet {stage}` or `dvc repro {stage}` first)")
         try:
             session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own exception types for a bad file
             raise ModelFormatError(f"{onnx_path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
         try:
             with np.load(cal_path, allow_pickle=False) as z:
-                rule = uncertainty.Rule({k: z[k] for k in z.files})
+                rule = Rule({k: z[k] for k in z.files})
             rule.score(rule.mean[None])  # the detector runs
             n_features = session.get_outputs()[1].shape[1]
             if np.ndim(rule.threshold) != 0 or rule.mean.shape != (n_features,):
@@ -82,12 +86,12 @@ class Reader:
     def classify(self, images: np.ndarray, other_marks: list[int] | None = None) -> list[dict]:
         """Results for images (N, H, W) in [0, 1], MNIST-style."""
         x = images[:, None].astype(np.float32)
-        probs, features = uncertainty.infer(self.session, x)
+        probs, features = infer(self.session, x)
         doubtful = self.rule.flags(features)
         marks = other_marks or [0] * len(x)
         return [{"digit": self.classes[int(p.argmax())], "probability": float(p.max()),
                  "probabilities": [round(float(v), 6) for v in p],
-                 "uncertain": bool(d or m > uncertainty.MAX_OTHER_MARKS)}
+                 "uncertain": bool(d or m > MAX_OTHER_MARKS)}
                 for p, d, m in zip(probs, doubtful, marks)]
 
     def read(self, source: Path | bytes, name: str) -> tuple[np.ndarray, int]:
@@ -108,12 +112,13 @@ def data_url(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
-def predict(paths: list[Path | str], export_dir: Path | str, *, save_inputs: Path | str | None = None) -> list[dict]:
+def predict(paths: list[Path | str], export_dir: Path | str, *, detector: Path | str | None = None,
+            save_inputs: Path | str | None = None) -> list[dict]:
     """One result per image (every image of an .npz counts), in order: {"file", "digit",
     "probability", "probabilities", "uncertain"}, or {"file", "error"} for one that cannot be read.
     With save_inputs, the 28x28 image the model saw is written there as STEM.png (image i of an
     .npz: STEM-i.png)."""
-    reader = Reader.load(export_dir)
+    reader = Reader.load(export_dir, detector)
     slots, images, marks = [], [], []  # slots: (name, stem, index into images) or (name, None, error)
     for path in map(Path, paths):
         try:
@@ -140,7 +145,7 @@ def predict(paths: list[Path | str], export_dir: Path | str, *, save_inputs: Pat
 
 def _save_inputs(folder: Path, named: list[tuple[str, np.ndarray]]) -> None:
     """Write each (stem, image) as folder/STEM.png; a repeated stem gets "_" appended."""
-    from . import atomic
+    from .. import atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()

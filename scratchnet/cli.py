@@ -1,0 +1,132 @@
+"""The `scratchnet` command: the pipeline's stages by name, plus `predict` and `serve`.
+
+`scratchnet STAGE ARGS` runs the checkout's stages/STAGE.py as `python -m stages.STAGE ARGS`, the
+same command dvc.yaml runs, so a stage run by hand and under DVC is the same code: the checkout's,
+whether this package was installed with `pip install -e` or not. The checkout is the current folder
+when it holds stages/, else the one this package was installed from in editable mode.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import __version__
+from .runner import run
+
+STAGES = ("check", "fetch", "preprocess", "negatives", "train", "evaluate", "export", "detector")
+
+app = typer.Typer(
+    help="scratchnet: handwritten-digit recognition with a NumPy network, one command per DVC stage.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+
+
+def checkout(stage: str) -> Path | None:
+    """The folder whose stages/STAGE.py runs, or None when there is none."""
+    for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
+        if (root / "stages" / f"{stage}.py").is_file():
+            return root
+    return None
+
+
+def _summary(stage: str) -> str:
+    """The first line of the stage's command docstring, read without importing it."""
+    root = checkout(stage)
+    if root is None:
+        return "(a pipeline stage: run it from the project's checkout)"
+    tree = ast.parse((root / "stages" / f"{stage}.py").read_text(encoding="utf-8"))
+    main = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main"), None)
+    doc = ast.get_docstring(main) if main is not None else None
+    return (doc or "").split("\n")[0]
+
+
+def _stage_command(stage: str):
+    def command(ctx: typer.Context) -> None:
+        root = checkout(stage)
+        if root is None:
+            typer.echo(f"error: no stages/{stage}.py here: run `scratchnet {stage}` from the project's checkout "
+                       "(the folder holding dvc.yaml)", err=True)
+            raise typer.Exit(1)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, [sys.executable, "-m", f"stages.{stage}", *ctx.args], env)
+
+    command.__doc__ = _summary(stage)
+    return command
+
+
+for _stage in STAGES:
+    app.command(name=_stage, add_help_option=False,
+                context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(_stage_command(_stage))
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"scratchnet {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """scratchnet: handwritten-digit recognition with a NumPy network, one command per DVC stage."""
+
+
+@app.command()
+def predict(
+    paths: Annotated[list[Path], typer.Argument(help="PNG or JPEG images, or .npz files of (N, H, W) images.")],
+    model: Annotated[Path, typer.Option(help="Exported model folder (export's output).")] = Path("artifacts/export"),
+    detector: Annotated[Path | None, typer.Option(
+        help="The `uncertain` detector (the detector stage's .npz); default: detector/uncertainty.npz beside the model folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of one line per image.")] = False,
+    save_inputs: Annotated[Path | None, typer.Option(
+        help="Write the 28x28 image the model saw for each file here, as STEM.png.")] = None,
+) -> None:
+    """Classify real images: one line per image (file, digit, probability, `uncertain` when flagged).
+
+    Every readable image gets its result; each unreadable one its own error line on stderr (in
+    --json, an entry with an `error` field). Exit 0 when every file was read, 1 when any was not.
+    """
+    from .serving.predict import format_json, format_lines
+    from .serving.predict import predict as predict_fn
+
+    def go():
+        results = predict_fn(paths, model, detector=detector, save_inputs=save_inputs)
+        sys.stdout.write(format_json(results) if as_json else format_lines(results))
+        failed = [r for r in results if "error" in r]
+        for r in failed:
+            if not as_json:
+                typer.echo(f"error: {r['error']}", err=True)
+        if failed:
+            raise typer.Exit(1)
+
+    run(go)
+
+
+@app.command()
+def serve(
+    model: Annotated[Path, typer.Option(help="Exported model folder (export's output).")] = Path("artifacts/export"),
+    detector: Annotated[Path | None, typer.Option(
+        help="The `uncertain` detector (the detector stage's .npz); default: detector/uncertainty.npz beside the model folder.")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, help="Server processes: more read more images per second for more memory (bench/RESULTS.md).")] = 2,
+) -> None:
+    """Serve the model over HTTP: a draw-a-digit page at /, POST /predict, /health, /version, /docs. Ctrl-C stops it."""
+    from .serving.app import serve as serve_fn
+
+    run(lambda: serve_fn(export_dir=model, detector=detector, host=host, port=port, workers=workers))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""Data on disk: IDX files, where a dataset comes from, and the prepared splits."""

@@ -1,0 +1,92 @@
+"""A Sequential as an ONNX graph, checked with onnx.checker, and compared with onnxruntime's answers.
+
+ONNX graph: input `image` float32 (N, 1, H, W) in [0, 1]; outputs `probabilities` (N, classes) and
+`features` (N, D), the input of the last dense layer, which the uncertainty check measures.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from . import nn
+from .errors import ExportError
+
+
+def to_onnx(model: nn.Sequential, opset: int):
+    """Translate a Sequential into an onnx.ModelProto."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, inits, x = [], [], "image"
+    features, n_features = None, 0  # the input of the last dense layer: the penultimate features
+    for i, (spec, weights) in enumerate(model.spec_and_weights()):
+        kind, out = spec["type"], f"l{i}_{spec['type']}"
+        inits.extend(numpy_helper.from_array(v.astype(np.float32), f"{i}.{k}") for k, v in weights.items())
+        if kind == "dense":
+            nodes.append(helper.make_node("Gemm", [x, f"{i}.W", f"{i}.b"], [out]))
+            features, n_features = x, int(weights["W"].shape[0])
+        elif kind == "conv2d":
+            nodes.append(helper.make_node("Conv", [x, f"{i}.W", f"{i}.b"], [out], kernel_shape=[spec["kernel"]] * 2,
+                                          strides=[spec["stride"]] * 2, pads=[spec["padding"]] * 4))
+        elif kind == "maxpool2d":
+            nodes.append(helper.make_node("MaxPool", [x], [out], kernel_shape=[spec["size"]] * 2,
+                                          strides=[spec["stride"]] * 2))
+        elif kind == "batchnorm":
+            nodes.append(helper.make_node("BatchNormalization", [x, f"{i}.gamma", f"{i}.beta", f"{i}.mean", f"{i}.var"],
+                                          [out], epsilon=spec["eps"]))
+        elif kind == "flatten":
+            nodes.append(helper.make_node("Flatten", [x], [out], axis=1))
+        elif kind in ("relu", "sigmoid", "softmax"):
+            op = {"relu": "Relu", "sigmoid": "Sigmoid", "softmax": "Softmax"}[kind]
+            nodes.append(helper.make_node(op, [x], [out], **({"axis": -1} if op == "Softmax" else {})))
+        elif kind == "dropout":
+            continue  # identity at inference
+        else:
+            raise ExportError(f"no ONNX translation for layer {kind}")
+        x = out
+    nodes.append(helper.make_node("Softmax", [x], ["probabilities"], axis=1))
+    if features is None:
+        raise ExportError("the model has no dense layer, so no penultimate features to export")
+    nodes.append(helper.make_node("Identity", [features], ["features"]))
+    n_classes = model.output_shape()[0]
+    graph = helper.make_graph(
+        nodes, "scratchnet",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", *model.input_shape])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["N", n_classes]),
+         helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", n_features])],
+        inits,
+    )
+    proto = helper.make_model(graph, producer_name="scratchnet", opset_imports=[helper.make_opsetid("", opset)])
+    proto.ir_version = min(proto.ir_version, 8)  # readable by older onnxruntime releases too
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def verify(theirs: np.ndarray, model: nn.Sequential, x: np.ndarray, tolerance: float) -> dict:
+    """Compare onnxruntime's probabilities `theirs` for x (N, 1, H, W) with the NumPy model's:
+    argmax agreement and max |diff|."""
+    ours = nn.softmax(model.predict_logits(x))
+    result = {"images": len(x), "argmax_agreement": nn.accuracy(ours, theirs.argmax(1)),
+              "max_abs_diff": float(np.abs(ours - theirs).max()), "tolerance": tolerance}
+    if result["argmax_agreement"] < 1 or result["max_abs_diff"] > tolerance:
+        raise ExportError(f"onnxruntime disagrees with the NumPy model: {result}")
+    return result
+
+
+def session(model: bytes | str | Path):
+    """An onnxruntime session (CPU) for an ONNX model given as bytes or a file path."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), providers=["CPUExecutionProvider"])
+
+
+def infer(sess, x: np.ndarray, batch_size: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """(probabilities (N, K), features (N, D)) of the exported ONNX model for x (N, 1, H, W)."""
+    if not len(x):
+        outs = sess.get_outputs()
+        return np.zeros((0, outs[0].shape[1]), np.float32), np.zeros((0, outs[1].shape[1]), np.float32)
+    both = [sess.run(["probabilities", "features"], {"image": x[i:i + batch_size]})
+            for i in range(0, len(x), batch_size)]
+    return np.concatenate([b[0] for b in both]), np.concatenate([b[1] for b in both])

@@ -1,0 +1,1 @@
+"""params.yaml, one section per stage: declarations (one module per section), reading and validation."""

@@ -1,0 +1,96 @@
+"""How one command runs: its params section, one line per error, exit codes, signals.
+
+Every pipeline stage (stages/*.py) and the `predict` and `serve` commands go through run(), so a
+problem the user can fix is one line on stderr and exit 1, Ctrl-C and SIGTERM are exit 130 and 143
+after every `finally` (temporary files) has run, and under DVC the line also says what became of the
+stage's outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .errors import ScratchnetError
+from .params.schema import Section, parse_override
+
+ParamsFile = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read this stage's section from.")]
+Overrides = Annotated[list[str] | None, typer.Option(
+    "--set", "-s", help="Override one key of this stage's params section, as key=value (repeatable).")]
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM turned into an interruption, so every `finally` (temp-file cleanup) runs."""
+
+    signum = signal.SIGTERM
+
+
+def _on_sigterm(signum, frame):
+    raise Interrupted
+
+
+def dvc_stage() -> str:
+    """The stage DVC is running (DVC_STAGE is "stage" or "dvc.yaml:stage"), or "" by hand."""
+    return os.environ.get("DVC_STAGE", "").rpartition(":")[2]
+
+
+def _state_of_outputs() -> str:
+    """What is true of this stage's earlier outputs after a failure.
+
+    By hand, every output is written atomically, so the earlier ones are still there. Under
+    `dvc repro` or `dvc exp run` (DVC_STAGE is set), DVC removed them before starting the command;
+    every output is cached, so `dvc checkout STAGE` restores the ones dvc.lock records.
+    """
+    stage = dvc_stage()
+    if not stage:
+        return "outputs from earlier runs were left as they were"
+    if stage == "check":
+        return "no other stage ran; their outputs are as they were"
+    return f"DVC removed this stage's outputs before running it; `dvc checkout {stage}` restores the last recorded ones"
+
+
+def _under_dvc() -> str:
+    """After an error: by hand nothing needs saying (outputs are atomic); under DVC, what became of them."""
+    return f" ({_state_of_outputs()})" if dvc_stage() else ""
+
+
+def run(fn: Callable[[], object]) -> None:
+    """Call fn; turn the project's errors and interruptions into one line on stderr and an exit code."""
+    # a shell starts background jobs with SIGINT ignored, and Python keeps it so; Ctrl-C and
+    # `kill -INT` should stop a stage cleanly wherever it was started
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        fn()
+    except ScratchnetError as e:
+        typer.echo(f"error: {e}" + _under_dvc(), err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt as e:
+        typer.echo(f"interrupted: {_state_of_outputs()}", err=True)
+        raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
+    except (OSError, MemoryError) as e:
+        typer.echo(f"error: {type(e).__name__}: {e}" + _under_dvc(), err=True)
+        raise typer.Exit(1) from None
+
+
+def settings(section: Section, params_file: Path, overrides: list[str] | None) -> dict:
+    """The stage's section of params_file, validated, with `--set key=value` overrides laid over it."""
+    pairs = [parse_override(o) for o in overrides or []]
+    # `--set train.lr=0.1` on train means lr, as `dvc exp run -S train.lr=0.1` would
+    pairs = [(k.removeprefix(f"{section.name}."), v) for k, v in pairs]
+    return section.load(params_file, dict(pairs))
+
+
+def say(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def stage_app(help: str) -> typer.Typer:
+    """A one-command typer app for a stage module: `python -m stages.NAME` runs it, and so does
+    `scratchnet NAME`, which hands its arguments over."""
+    return typer.Typer(help=help, add_completion=False, pretty_exceptions_enable=False)

@@ -1,0 +1,1 @@
+"""Training: the presets, the recipe, and the loop that fits a model."""

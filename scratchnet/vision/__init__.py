@@ -1,0 +1,1 @@
+"""Pictures: reading photos of digits, MNIST framing, augmentation, and drawing non-digits."""

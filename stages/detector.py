@@ -1,0 +1,96 @@
+"""detector: learn and calibrate the rule behind predict's `uncertain` flag (scratchnet/detector.py).
+
+Reads the exported ONNX model's penultimate features of training digits and of the drawn non-digits,
+trains the detector to tell them apart, and sets its threshold on the validation digits. Writes
+artifacts/detector/uncertainty.npz, and the share of test digits it flags to a metrics JSON.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from scratchnet import atomic, modelfile
+from scratchnet.data.splits import load_split, model_input
+from scratchnet.detector import Rule, calibrate
+from scratchnet.errors import DataError, ModelFormatError
+from scratchnet.onnx_export import infer, session
+from scratchnet.params.detector import SECTION
+from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
+
+
+def read_negatives(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
+    """The drawn non-digits (N, H, W) as float32 in [0, 1], checked against the model's image size."""
+    again = "run `scratchnet negatives` or `dvc repro negatives`"
+    if not path.is_file():
+        raise DataError(f"{path}: not found ({again} first)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            negatives = z["x"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: cannot read the non-digits ({e}); {again}") from None
+    if negatives.shape[1:] != tuple(image_shape):
+        raise DataError(f"{path}: images {negatives.shape[1:]} but the model reads {tuple(image_shape)}; {again}")
+    return negatives.astype(np.float32) / 255
+
+
+def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Path | str,
+                       out_path: Path | str, metrics_path: Path | str, **settings) -> dict:
+    """Train and calibrate the detector for the model in export_dir; write its arrays to out_path and
+    the share of test digits it flags to metrics_path; return those metrics.
+
+    settings: the detector section of params.yaml (positives, epochs, batch_size, lr, flag_rate, seed)."""
+    s = SECTION.validate(settings)
+    export_dir, data_dir = Path(export_dir), Path(data_dir)
+    onnx_path = export_dir / "model.onnx"
+    if not onnx_path.is_file():
+        raise ModelFormatError(f"{onnx_path}: not found (run `scratchnet export` or `dvc repro export` first)")
+    input_shape = tuple(modelfile.read_manifest(export_dir)["input_shape"])
+    sess = session(onnx_path)
+    train, val, test = (load_split(data_dir / f"{name}.npz") for name in ("train", "val", "test"))
+    if not len(val["x"]):
+        val = train  # no held-back split: calibrate on training digits
+    negatives = read_negatives(Path(negatives_path), input_shape[1:])
+    rng = np.random.default_rng(s["seed"])
+    pick = np.sort(rng.choice(len(train["x"]), min(s["positives"], len(train["x"])), replace=False))
+    _, digits = infer(sess, model_input({"x": train["x"][pick]}, input_shape))
+    _, others = infer(sess, model_input({"x": negatives}, input_shape))
+    _, val_features = infer(sess, model_input(val, input_shape))
+    cal = calibrate(digits, others, val_features, rng, epochs=s["epochs"], batch_size=s["batch_size"],
+                    lr=s["lr"], flag_rate=s["flag_rate"])
+    _, test_features = infer(sess, model_input(test, input_shape))
+    metrics = {"uncertain_test_rate": float(Rule(cal).flags(test_features).mean())}
+    atomic.write_npz(out_path, **cal)
+    atomic.write_json(metrics_path, metrics)
+    return metrics
+
+
+app = stage_app(__doc__)
+
+
+@app.command()
+def main(
+    model: Annotated[Path, typer.Option(help="Exported model folder (export's output).")] = Path("artifacts/export"),
+    data: Annotated[Path, typer.Option(help="Folder with the prepared splits.")] = Path("data/prepared"),
+    negatives_path: Annotated[Path, typer.Option(
+        "--negatives", help="The drawn non-digits the detector learns from.")] = Path("data/negatives.npz"),
+    out: Annotated[Path, typer.Option(help="The detector's arrays (.npz), read by predict and serve.")] = Path("artifacts/detector/uncertainty.npz"),
+    metrics: Annotated[Path, typer.Option(help="Detector metrics JSON.")] = Path("artifacts/metrics/detector.json"),
+    params_file: ParamsFile = Path("params.yaml"),
+    overrides: Overrides = None,
+) -> None:
+    """Train and calibrate the `uncertain` detector on the exported model's features."""
+    def go():
+        m = detector(export_dir=model, data_dir=data, negatives_path=negatives_path, out_path=out,
+                               metrics_path=metrics, **settings(SECTION, params_file, overrides))
+        say(f"detector in {out}: flags {m['uncertain_test_rate']:.2%} of the test digits")
+
+    run(go)
+
+
+if __name__ == "__main__":
+    app(prog_name="scratchnet detector")
