@@ -64,37 +64,54 @@ def flops_per_sample(model: nn.Sequential) -> tuple[int, int]:
     return fwd, train
 
 
+def _linear(torch, layer, spatial):
+    lin = torch.nn.Linear(*layer.params["W"].shape)
+    lin.weight.data = torch.from_numpy(layer.params["W"].T.copy())
+    lin.bias.data = torch.from_numpy(layer.params["b"].copy())
+    return lin
+
+
+def _conv(torch, layer, spatial):
+    w = layer.params["W"]
+    conv = torch.nn.Conv2d(w.shape[1], w.shape[0], layer.k, stride=layer.stride, padding=layer.pad)
+    conv.weight.data = torch.from_numpy(w.copy())
+    conv.bias.data = torch.from_numpy(layer.params["b"].copy())
+    return conv
+
+
+def _batchnorm(torch, layer, spatial):
+    n = layer.params["gamma"].shape[0]
+    bn = (torch.nn.BatchNorm2d if spatial else torch.nn.BatchNorm1d)(n, eps=layer.eps, momentum=1 - layer.momentum)
+    arrays = {**layer.params, **layer.state}
+    for name, key in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "mean"), ("running_var", "var")):
+        getattr(bn, name).data = torch.from_numpy(arrays[key].copy())
+    return bn
+
+
+# layer kind -> its PyTorch module with the same weights; a kind not here is translated by its ONNX
+# op (ONNX_OPS), which covers the element-wise layers a user may add
+TORCH_LAYERS = {
+    "dense": _linear,
+    "conv2d": _conv,
+    "batchnorm": _batchnorm,
+    "maxpool2d": lambda torch, layer, spatial: torch.nn.MaxPool2d(layer.size, layer.stride),
+    "dropout": lambda torch, layer, spatial: torch.nn.Dropout(layer.rate),
+}
+ONNX_OPS = {"Flatten": "Flatten", "Relu": "ReLU", "Sigmoid": "Sigmoid", "Tanh": "Tanh"}
+
+
 def torch_model(model: nn.Sequential):
     """The same layers and weights as a torch.nn.Sequential."""
     import torch
 
     layers, spatial = [], len(model.input_shape) == 3  # batchnorm: 2d on images, 1d after flatten
-    for spec, weights in model.spec_and_weights():
-        kind = spec["type"]
-        spatial = spatial and kind != "flatten"
-        if kind == "dense":
-            lin = torch.nn.Linear(*weights["W"].shape)
-            lin.weight.data = torch.from_numpy(weights["W"].T.copy())
-            lin.bias.data = torch.from_numpy(weights["b"].copy())
-            layers.append(lin)
-        elif kind == "conv2d":
-            conv = torch.nn.Conv2d(weights["W"].shape[1], weights["W"].shape[0], spec["kernel"],
-                                   stride=spec["stride"], padding=spec["padding"])
-            conv.weight.data = torch.from_numpy(weights["W"].copy())
-            conv.bias.data = torch.from_numpy(weights["b"].copy())
-            layers.append(conv)
-        elif kind == "maxpool2d":
-            layers.append(torch.nn.MaxPool2d(spec["size"], spec["stride"]))
-        elif kind == "dropout":
-            layers.append(torch.nn.Dropout(spec["rate"]))
-        elif kind == "batchnorm":
-            n = weights["gamma"].shape[0]
-            bn = (torch.nn.BatchNorm2d if spatial else torch.nn.BatchNorm1d)(n, eps=spec["eps"], momentum=1 - spec["momentum"])
-            for name, key in (("weight", "gamma"), ("bias", "beta"), ("running_mean", "mean"), ("running_var", "var")):
-                getattr(bn, name).data = torch.from_numpy(weights[key].copy())
-            layers.append(bn)
-        else:
-            layers.append({"flatten": torch.nn.Flatten(), "relu": torch.nn.ReLU(), "sigmoid": torch.nn.Sigmoid()}[kind])
+    for layer in model.layers:
+        spatial = spatial and layer.kind != "flatten"
+        if layer.kind in TORCH_LAYERS:
+            layers.append(TORCH_LAYERS[layer.kind](torch, layer, spatial))
+            continue
+        (op, _, _, _), = layer.onnx("x", "y", "")
+        layers.append(getattr(torch.nn, ONNX_OPS[op])())
     return torch.nn.Sequential(*layers)
 
 

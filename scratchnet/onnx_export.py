@@ -15,36 +15,26 @@ from .errors import ExportError
 
 
 def to_onnx(model: nn.Sequential, opset: int):
-    """Translate a Sequential into an onnx.ModelProto."""
+    """Translate a Sequential into an onnx.ModelProto: each layer's own ONNX nodes (Layer.onnx),
+    its arrays as initialisers, a softmax for the probabilities and the features beside them."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits, x = [], [], "image"
     features, n_features = None, 0  # the input of the last dense layer: the penultimate features
-    for i, (spec, weights) in enumerate(model.spec_and_weights()):
-        kind, out = spec["type"], f"l{i}_{spec['type']}"
-        inits.extend(numpy_helper.from_array(v.astype(np.float32), f"{i}.{k}") for k, v in weights.items())
-        if kind == "dense":
-            nodes.append(helper.make_node("Gemm", [x, f"{i}.W", f"{i}.b"], [out]))
+    for i, layer in enumerate(model.layers):
+        prefix, out = f"{i}.", f"l{i}_{layer.kind}"
+        weights = {**layer.params, **layer.state}
+        inits.extend(numpy_helper.from_array(v.astype(np.float32), f"{prefix}{k}") for k, v in weights.items())
+        try:
+            described = layer.onnx(x, out, prefix)
+        except NotImplementedError as e:
+            raise ExportError(str(e)) from None
+        if not described:
+            continue  # an identity at inference (dropout)
+        if layer.kind == "dense":
             features, n_features = x, int(weights["W"].shape[0])
-        elif kind == "conv2d":
-            nodes.append(helper.make_node("Conv", [x, f"{i}.W", f"{i}.b"], [out], kernel_shape=[spec["kernel"]] * 2,
-                                          strides=[spec["stride"]] * 2, pads=[spec["padding"]] * 4))
-        elif kind == "maxpool2d":
-            nodes.append(helper.make_node("MaxPool", [x], [out], kernel_shape=[spec["size"]] * 2,
-                                          strides=[spec["stride"]] * 2))
-        elif kind == "batchnorm":
-            nodes.append(helper.make_node("BatchNormalization", [x, f"{i}.gamma", f"{i}.beta", f"{i}.mean", f"{i}.var"],
-                                          [out], epsilon=spec["eps"]))
-        elif kind == "flatten":
-            nodes.append(helper.make_node("Flatten", [x], [out], axis=1))
-        elif kind in ("relu", "sigmoid", "softmax"):
-            op = {"relu": "Relu", "sigmoid": "Sigmoid", "softmax": "Softmax"}[kind]
-            nodes.append(helper.make_node(op, [x], [out], **({"axis": -1} if op == "Softmax" else {})))
-        elif kind == "dropout":
-            continue  # identity at inference
-        else:
-            raise ExportError(f"no ONNX translation for layer {kind}")
+        nodes.extend(helper.make_node(op, inputs, outputs, **attributes) for op, inputs, outputs, attributes in described)
         x = out
     nodes.append(helper.make_node("Softmax", [x], ["probabilities"], axis=1))
     if features is None:

@@ -5,7 +5,7 @@ import pytest
 
 from scratchnet import nn
 from scratchnet.nn.gradcheck import check_layer, numeric_grad, rel_error
-from tests.support.gradients import CASES, CNN_SPECS, LAYERS32, TRAIN_MODE, whole_model_grads
+from tests.support.gradients import CASES, CNN_SPECS, TRAIN_MODE, float32_case, whole_model_grads
 
 TOL = 1e-6
 
@@ -100,12 +100,22 @@ def test_a_wrong_gradient_is_caught():
     assert errors["b"] > 0.1
 
 
-@pytest.mark.parametrize("name", list(LAYERS32))
+def test_every_layer_kind_has_a_gradient_case():
+    """Adding a layer kind to the package is its class plus one case in tests/support/gradients.py.
+    Dropout is checked apart (test_dropout_gradient_uses_the_forward_mask): its training function
+    draws a new mask on every call, so central differences cannot see it."""
+    rng = np.random.default_rng(0)
+    covered = {CASES[name](rng)[0].kind for name in CASES} | {"dropout"}
+    ours = {kind for kind, cls in nn.LAYERS.items() if cls.__module__.startswith("scratchnet.")}
+    assert ours <= covered, ours - covered
+
+
+@pytest.mark.parametrize("name", [*CASES, "dropout"])
 def test_float32_in_float32_out(name):
-    layer = LAYERS32[name]()
-    x = np.random.default_rng(0).standard_normal((4, 12) if name == "dense" else (4, 3, 4, 4)).astype(np.float32)
-    if name in ("relu", "sigmoid", "softmax", "dropout"):
-        x = x.reshape(4, -1)
+    if name == "dropout":
+        layer, x = nn.Dropout(0.5), np.random.default_rng(0).standard_normal((4, 12)).astype(np.float32)
+    else:
+        layer, x = float32_case(name)
     y = layer.forward(x, train=True)
     dx = layer.backward(np.ones_like(y))
     assert y.dtype == np.float32 and dx.dtype == np.float32

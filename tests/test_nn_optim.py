@@ -44,10 +44,25 @@ def test_adam():
     assert two_steps(lambda p, g: nn.Adam(p, g, lr=0.1)) == pytest.approx([0.9, 0.9366103], abs=1e-7)
 
 
-def test_weight_decay_on_weights_not_biases():
+def test_weight_decay_on_the_parameters_named_in_decay():
     p = {"0.W": np.array([2.0]), "0.b": np.array([2.0])}
-    nn.SGD(p, {"0.W": np.array([0.0]), "0.b": np.array([0.0])}, lr=0.1, weight_decay=0.5).step()
+    nn.SGD(p, {"0.W": np.array([0.0]), "0.b": np.array([0.0])}, lr=0.1, weight_decay=0.5, decay={"0.W"}).step()
     assert p["0.W"][0] == pytest.approx(2 - 0.1 * 0.5 * 2) and p["0.b"][0] == 2.0
+    with pytest.raises(ValueError, match="not here"):
+        nn.SGD(p, p, lr=0.1, decay={"9.W"})
+
+
+def test_a_model_decays_the_weight_role_not_names():
+    specs = [{"type": "conv2d", "filters": 2}, {"type": "batchnorm"}, {"type": "flatten"},
+             {"type": "dense", "units": "classes"}]
+    model = nn.build(specs, (1, 5, 5), 3, np.random.default_rng(0))
+    assert model.decayed() == {"0.W", "3.W"}  # not the biases, not batchnorm's gamma and beta
+    params = model.parameters()
+    before = {k: v.copy() for k, v in params.items()}
+    model.gradients().flat[...] = 0
+    nn.SGD(params, model.gradients(), lr=0.1, weight_decay=0.5, decay=model.decayed()).step()
+    for k, v in params.items():
+        assert np.array_equal(v, before[k]) == (k not in model.decayed()), k
 
 
 def test_state_is_keyed_by_parameter_and_round_trips():
@@ -98,10 +113,10 @@ def test_clipping():
 
 
 OPTIMIZERS = {
-    "sgd": lambda p, g: nn.SGD(p, g, lr=0.1, weight_decay=0.01),
-    "momentum": lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9, weight_decay=0.01),
-    "nesterov": lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
-    "adam": lambda p, g: nn.Adam(p, g, lr=0.01, weight_decay=0.01),
+    "sgd": lambda p, g, d: nn.SGD(p, g, lr=0.1, weight_decay=0.01, decay=d),
+    "momentum": lambda p, g, d: nn.SGD(p, g, lr=0.1, momentum=0.9, weight_decay=0.01, decay=d),
+    "nesterov": lambda p, g, d: nn.SGD(p, g, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01, decay=d),
+    "adam": lambda p, g, d: nn.Adam(p, g, lr=0.01, weight_decay=0.01, decay=d),
 }
 
 
@@ -115,7 +130,8 @@ def test_flat_buffers_update_exactly_like_one_array_at_a_time(kind):
     assert params.flat.size == sum(p.size for p in params.values())
     assert all(np.shares_memory(p, params.flat) for p in params.values())
     plain, plain_grads = {k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in grads.items()}
-    flat_opt, plain_opt = OPTIMIZERS[kind](params, grads), OPTIMIZERS[kind](plain, plain_grads)
+    decay = model.decayed()
+    flat_opt, plain_opt = OPTIMIZERS[kind](params, grads, decay), OPTIMIZERS[kind](plain, plain_grads, decay)
     assert flat_opt._flat is not None and plain_opt._flat is None  # the two paths under test
     rng = np.random.default_rng(1)
     for step in range(3):
@@ -125,7 +141,7 @@ def test_flat_buffers_update_exactly_like_one_array_at_a_time(kind):
         flat_opt.step()
         plain_opt.step()
         if step == 1:  # continue the flat run from a state saved by name
-            flat_opt = OPTIMIZERS[kind](params, grads)
+            flat_opt = OPTIMIZERS[kind](params, grads, decay)
             flat_opt.load_state_dict(plain_opt.state_dict())
     for k in params:
         np.testing.assert_array_equal(params[k], plain[k], err_msg=k)

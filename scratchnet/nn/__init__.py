@@ -2,19 +2,23 @@
 the training step that joins them. It imports nothing from the rest of the project."""
 
 from . import gradcheck
+from .build import build
 from .conv import Conv2D, MaxPool2D
-from .layers import Dense, Dropout, Flatten, Layer, ReLU, Sigmoid, Softmax
+from .layers import LAYERS, Dense, Dropout, Flatten, Layer, OnnxNode, ReLU, Sigmoid, Softmax
 from .loss import accuracy, correct, softmax, softmax_cross_entropy
-from .model import Sequential, SpecError, batched, build
+from .model import Sequential, batched
 from .norm import BatchNorm
 from .optim import SGD, Adam, clip_global_norm, clip_values, schedule
 from .parallel import DataParallel
+from .spec import Context, SpecError
 from .trainer import Trainer
 
 __all__ = [
+    "LAYERS",
     "SGD",
     "Adam",
     "BatchNorm",
+    "Context",
     "Conv2D",
     "DataParallel",
     "Dense",
@@ -22,6 +26,7 @@ __all__ = [
     "Flatten",
     "Layer",
     "MaxPool2D",
+    "OnnxNode",
     "ReLU",
     "Sequential",
     "Sigmoid",

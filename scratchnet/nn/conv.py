@@ -9,11 +9,14 @@ offsets (kh * kw of them), never over pixels or samples.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .init import initialise
 from .layers import Layer
+from .spec import init_name, integer, shape_of
 from .winograd import Winograd
 
 WINOGRAD_TILE = {"winograd2": 2, "winograd4": 4}  # algorithm -> m of F(m x m, 3 x 3)
@@ -26,8 +29,7 @@ def choose_algorithm(c_in: int, c_out: int, kernel: int, stride: int, padding: i
     for 3x3 stride-1 kernels (padding <= 2) with at least WINOGRAD_MIN_CHANNELS channels in and
     out, im2col for everything else. Winograd's transforms are memory-bound NumPy passes whose
     cost grows with C + O while the GEMM work it saves grows with C * O, so a narrow side on
-    either end leaves im2col's single GEMM faster (measured: 32 -> 64 a tie, 16 -> 256 and
-    8 -> 512 slower by Winograd)."""
+    either end leaves im2col's single GEMM faster (bench/RESULTS.md, per layer shape)."""
     if (kernel, stride) == (3, 1) and padding <= 2 and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS:
         return "winograd4"
     return "im2col"
@@ -47,6 +49,17 @@ class Conv2D(Layer):
     """
 
     kind = "conv2d"
+    spec_keys = frozenset({"filters", "kernel", "stride", "padding", "init"})
+    roles: ClassVar[dict[str, str]] = {"W": "weight", "b": "bias"}
+    fresh_output = True
+
+    @classmethod
+    def from_spec(cls, spec, shape, ctx):
+        shape_of("conv2d", shape, (3,), "a (C, H, W) input")
+        filters, kernel = integer(spec, "filters"), integer(spec, "kernel", 3)
+        given = ctx.given({"W": (filters, shape[0], kernel, kernel), "b": (filters,)})
+        return cls(shape[0], filters, kernel, stride=integer(spec, "stride", 1), padding=integer(spec, "padding", 0, low=0),
+                   init=init_name(spec), rng=ctx.rng, dtype=ctx.dtype, weights=given)
 
     def __init__(self, c_in: int, c_out: int, kernel: int = 3, *, stride: int = 1, padding: int = 0,
                  init: str = "he_normal", rng: np.random.Generator | None = None, dtype=np.float32,
@@ -115,7 +128,7 @@ class Conv2D(Layer):
         self.cols = self._im2col(xh, self.pad)  # kept for dW
         y = self.cols @ self._wmat().T  # (N*Ho*Wo, O)
         rows = y.reshape(n * ho, -1)  # the bias added along rows of Wo*O values rather than O: NumPy's
-        rows += np.tile(self.params["b"], wo)  # loop runs 1.2-2.5x faster on long rows than on short ones
+        rows += np.tile(self.params["b"], wo)  # inner loop runs faster on long rows than on short ones
         return y.reshape(n, ho, wo, -1).transpose(0, 3, 1, 2)
 
     def backward(self, dy):
@@ -185,6 +198,10 @@ class Conv2D(Layer):
         return {"type": self.kind, "filters": int(self.params["W"].shape[0]), "kernel": self.k,
                 "stride": self.stride, "padding": self.pad, "init": self.init}
 
+    def onnx(self, x, out, prefix):
+        return [("Conv", [x, f"{prefix}W", f"{prefix}b"], [out],
+                 {"kernel_shape": [self.k] * 2, "strides": [self.stride] * 2, "pads": [self.pad] * 4})]
+
 
 class MaxPool2D(Layer):
     """Max over (size x size) windows with `stride` (default size): (N, C, H, W) -> (N, C, Ho, Wo).
@@ -196,6 +213,14 @@ class MaxPool2D(Layer):
     """
 
     kind = "maxpool2d"
+    spec_keys = frozenset({"size", "stride"})
+    max_pool = True
+
+    @classmethod
+    def from_spec(cls, spec, shape, ctx):
+        shape_of("maxpool2d", shape, (3,), "a (C, H, W) input")
+        size = integer(spec, "size", 2)
+        return cls(size, integer(spec, "stride", size))
 
     def __init__(self, size: int = 2, stride: int | None = None):
         super().__init__()
@@ -215,7 +240,7 @@ class MaxPool2D(Layer):
         for o, sl in enumerate(self._slices(ho, wo)):
             win[o] = x[sl]
         # the input's shape, not the input: holding it would keep the conv output before it alive
-        # until the next step (6 MiB per shard for `cnn`), when the window stack already has its values
+        # until the next step, when the window stack already has its values
         self.x_shape, self.win, self.y = x.shape, win, win.max(axis=0)
         return self.y
 
@@ -256,3 +281,6 @@ class MaxPool2D(Layer):
 
     def config(self):
         return {"type": self.kind, "size": self.size, "stride": self.stride}
+
+    def onnx(self, x, out, prefix):
+        return [("MaxPool", [x], [out], {"kernel_shape": [self.size] * 2, "strides": [self.stride] * 2})]

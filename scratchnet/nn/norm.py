@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from .layers import Layer
+from .spec import fraction, shape_of
 
 
 class BatchNorm(Layer):
@@ -25,6 +28,19 @@ class BatchNorm(Layer):
     """
 
     kind = "batchnorm"
+    spec_keys = frozenset({"momentum", "eps"})
+    roles: ClassVar[dict[str, str]] = {"gamma": "scale", "beta": "shift"}
+    fresh_output = statistics = True
+
+    @classmethod
+    def from_spec(cls, spec, shape, ctx):
+        shape_of("batchnorm", shape, (1, 3), "a (D,) or (C, H, W) input")
+        momentum, eps = fraction(spec, "momentum", 0.9), fraction(spec, "eps", 1e-5, low_open=True, high_closed=True)
+        n = shape[0]
+        given = ctx.given({"gamma": (n,), "beta": (n,), "mean": (n,), "var": (n,)})
+        if given is not None and not ctx.share:  # parameters are copied into the flat buffer; the state here
+            given = {k: v if k in ("gamma", "beta") else v.copy() for k, v in given.items()}
+        return cls(n, momentum=momentum, eps=eps, dtype=ctx.dtype, weights=given)
 
     def __init__(self, n: int, *, momentum: float = 0.9, eps: float = 1e-5, dtype=np.float32,
                  weights: dict | None = None):
@@ -44,8 +60,7 @@ class BatchNorm(Layer):
 
     def _sums(self, a: np.ndarray, name: str) -> np.ndarray:
         """Per-feature sums of a (N, D) or (N, C, H, W), as matrix-vector products with a ones
-        vector: BLAS does that 3-5x faster than a.sum(axis=(0, 2, 3)) (measured on the cnn's
-        activations, NCHW and channels-last alike)."""
+        vector, which BLAS runs faster than a.sum(axis=(0, 2, 3)), NCHW and channels-last alike."""
         if a.ndim == 2:
             return self._buffer(name, (len(a),), a.dtype, fill=1) @ a
         n, c, h, w = a.shape
@@ -111,3 +126,10 @@ class BatchNorm(Layer):
 
     def config(self):
         return {"type": self.kind, "momentum": self.momentum, "eps": self.eps}
+
+    def onnx(self, x, out, prefix):
+        return [("BatchNormalization", [x, *(f"{prefix}{k}" for k in ("gamma", "beta", "mean", "var"))], [out],
+                 {"epsilon": self.eps})]
+
+    def pool_statistics(self, shards):
+        self.update_running([shard.batch_stats for shard in shards])

@@ -1,13 +1,15 @@
 """Optimizers, learning-rate schedules and gradient clipping.
 
 An optimizer is bound at construction to `params` and `grads`, two dicts keyed by qualified names
-("0.W"); `step()` updates the parameters in place. Its state is keyed by the same names, so nothing
+("0.W"), and to `decay`, the names weight decay applies to (a model's decayed(): the parameters
+its layers give the "weight" role); `step()` updates the parameters in place. Its state is keyed by the same names, so nothing
 is shared by accident, and it round-trips through state_dict() / load_state_dict().
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from functools import partial
 
 import numpy as np
@@ -22,10 +24,14 @@ class Optimizer:
     """
 
     def __init__(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], *, lr: float,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, decay: Collection[str] | None = None):
         if params.keys() != grads.keys():
             raise ValueError(f"params and grads must have the same keys: {sorted(params)} != {sorted(grads)}")
+        if decay is not None and not set(decay) <= params.keys():
+            raise ValueError(f"decay names parameters that are not here: {sorted(set(decay) - params.keys())}")
         self.params, self.grads = params, grads
+        # the names weight decay applies to: a model's decayed() (its layers' "weight" roles), or all
+        self.decay = frozenset(params if decay is None else decay)
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.state: dict[str, np.ndarray] = {}
@@ -51,12 +57,12 @@ class Optimizer:
             return
         for name, p in self.params.items():
             g = self.grads[name]
-            if self.weight_decay and name.endswith(".W"):  # L2 on weights, not biases
+            if self.weight_decay and name in self.decay:
                 g = g + p.dtype.type(self.weight_decay) * p
             self._update(partial(self._slot, name=name, like=p), p, g)
 
     def _decay_of(self, name: str) -> float:
-        return self.weight_decay if name.endswith(".W") else 0.0
+        return self.weight_decay if name in self.decay else 0.0
 
     def _update(self, state, p: np.ndarray, g: np.ndarray) -> None:
         """Update p in place from g; state(slot) is the state array of that slot laid out like p."""
@@ -120,8 +126,8 @@ class SGD(Optimizer):
     """p -= lr * g; with momentum mu: v = mu * v + g, p -= lr * v (Nesterov: p -= lr * (g + mu * v))."""
 
     def __init__(self, params: dict, grads: dict, *, lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0):
-        super().__init__(params, grads, lr=lr, weight_decay=weight_decay)
+                 weight_decay: float = 0.0, decay: Collection[str] | None = None):
+        super().__init__(params, grads, lr=lr, weight_decay=weight_decay, decay=decay)
         self.momentum, self.nesterov = float(momentum), nesterov
 
     def _update(self, state, p, g):
@@ -147,8 +153,8 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba) with bias correction; weight decay is plain L2 added to the gradient."""
 
     def __init__(self, params: dict, grads: dict, *, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(params, grads, lr=lr, weight_decay=weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 0.0, decay: Collection[str] | None = None):
+        super().__init__(params, grads, lr=lr, weight_decay=weight_decay, decay=decay)
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
 
     def _update(self, state, p, g):

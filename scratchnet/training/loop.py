@@ -18,11 +18,11 @@ from .recipe import has_batchnorm
 def make_optimizer(recipe: dict, model: nn.Sequential) -> nn.optim.Optimizer:
     """The recipe's optimizer, bound to the model's weights and gradients."""
     kind, lr, wd = recipe["optimizer"], recipe["lr"], recipe["weight_decay"]
-    weights, grads = model.parameters(), model.gradients()
+    weights, grads, decay = model.parameters(), model.gradients(), model.decayed()
     if kind == "adam":
-        return nn.Adam(weights, grads, lr=lr, weight_decay=wd)
+        return nn.Adam(weights, grads, lr=lr, weight_decay=wd, decay=decay)
     momentum = 0.0 if kind == "sgd" else recipe["momentum"]
-    return nn.SGD(weights, grads, lr=lr, momentum=momentum, nesterov=kind == "nesterov", weight_decay=wd)
+    return nn.SGD(weights, grads, lr=lr, momentum=momentum, nesterov=kind == "nesterov", weight_decay=wd, decay=decay)
 
 
 def evaluate_split(model: nn.Sequential | nn.Trainer, x: np.ndarray, y: np.ndarray,

@@ -142,7 +142,7 @@ def _chunk(job: tuple[np.random.SeedSequence, int, tuple[int, int]]) -> np.ndarr
 
 def generate(count: int, seed: int, size: tuple[int, int], workers: int | None = None) -> np.ndarray:
     """(count, h, w) uint8 non-digits, drawn in chunks of CHUNK, each from its own child of `seed`,
-    over `workers` processes (default: the cores; one chunk at a time costs about 0.5 s)."""
+    over `workers` processes (default: the cores)."""
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor

@@ -85,17 +85,13 @@ def whole_model_grads(compile: bool, specs=CNN_SPECS, input_shape=(2, 6, 6), n=4
     return model, x, y, dx, {k: v.copy() for k, v in model.gradients().items()}
 
 
-LAYERS32 = {
-    "dense": lambda: nn.Dense(12, 4),
-    "conv": lambda: nn.Conv2D(3, 4, 3, stride=2, padding=1),
-    "maxpool": lambda: nn.MaxPool2D(2),
-    "flatten": lambda: nn.Flatten(),
-    "relu": lambda: nn.ReLU(),
-    "sigmoid": lambda: nn.Sigmoid(),
-    "softmax": lambda: nn.Softmax(),
-    "dropout": lambda: nn.Dropout(0.5),
-    "batchnorm": lambda: nn.BatchNorm(3),
-}
+def float32_case(name: str):
+    """(layer, x) of CASES[name] with its arrays and input in float32: what training runs on."""
+    layer, x = CASES[name](np.random.default_rng(0))
+    for arrays in (layer.params, layer.grads, layer.state):
+        for k, v in arrays.items():
+            arrays[k] = v.astype(np.float32)
+    return layer, x.astype(np.float32)
 
 
 def main() -> None:
@@ -119,11 +115,8 @@ def main() -> None:
               **{k: rel_error(grads[k], numeric_grad(loss, p)) for k, p in model.parameters().items()}}
     print(f"| whole CNN (conv, sigmoid, pool, strided conv, relu, overlapping pool, dense) | {max(errors.values()):.1e} | {', '.join(errors)} |")
     dtypes = []
-    for name, make in LAYERS32.items():
-        layer = make()
-        x = np.random.default_rng(0).standard_normal((4, 12) if name == "dense" else (4, 3, 4, 4)).astype(np.float32)
-        if name in ("relu", "sigmoid", "softmax", "dropout"):
-            x = x.reshape(4, -1)
+    for name in CASES:
+        layer, x = float32_case(name)
         y = layer.forward(x, train=True)
         dx = layer.backward(np.ones_like(y))
         kinds = {y.dtype, dx.dtype, *(g.dtype for g in layer.grads.values())}
