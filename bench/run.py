@@ -39,7 +39,7 @@ SMALL_CNN = [
     {"type": "conv2d", "filters": 32, "kernel": 3, "padding": 1}, {"type": "relu"}, {"type": "maxpool2d", "size": 2},
     {"type": "flatten"}, {"type": "dense", "units": "classes"},
 ]
-ARCHS = {"mlp": PRESETS["seed-mlp"]["layers"], "cnn": PRESETS["cnn"]["layers"], "small_cnn": SMALL_CNN}
+ARCHS = {"mlp": PRESETS["seed-mlp"].layers, "cnn": PRESETS["cnn"].layers, "small_cnn": SMALL_CNN}
 
 
 def load_mnist():
@@ -116,7 +116,7 @@ def torch_model(model: nn.Sequential):
 
 
 SPEEDUPS = ("mlp_train", "mlp_infer", "cnn_train", "small_cnn_train", "cnn_train_vs_cl")  # the last line's names
-SHARDS = {"mlp": PRESETS["seed-mlp"]["shards"], "cnn": PRESETS["cnn"]["shards"], "small_cnn": 2}
+SHARDS = {"mlp": PRESETS["seed-mlp"].shards, "cnn": PRESETS["cnn"].shards, "small_cnn": 2}
 
 
 class Ours:

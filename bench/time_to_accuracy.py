@@ -26,7 +26,7 @@ from scratchnet.data.splits import load_split  # noqa: E402
 from scratchnet.params.schema import parse_override  # noqa: E402
 from scratchnet.params.train import SECTION as TRAIN  # noqa: E402
 from scratchnet.training.loop import fit  # noqa: E402
-from scratchnet.training.recipe import build_model, resolve_recipe  # noqa: E402
+from scratchnet.training.resolve import build_model, resolve_recipe  # noqa: E402
 
 LEVELS = (0.98, 0.99, 0.995)
 
@@ -36,7 +36,7 @@ def run(section: dict, data: Path) -> dict:
     recipe = resolve_recipe(TRAIN.validate(section))
     train, val, test = (load_split(data / f"{s}.npz") for s in ("train", "val", "test"))
     input_shape = (1, *train["x"].shape[1:])
-    init_rng, fit_rng = np.random.default_rng(recipe["seed"]).spawn(2)
+    init_rng, fit_rng = np.random.default_rng(recipe.seed).spawn(2)
     model = build_model(recipe, input_shape, train["y"].shape[1], init_rng)
     x_test, labels = test["x"][:, None], test["labels"]
     curve, clock = [], [0.0]
@@ -46,7 +46,7 @@ def run(section: dict, data: Path) -> dict:
         curve.append((epoch, round(clock[0], 2), nn.accuracy(trainer.predict_logits(x_test), labels)))
 
     fit(model, recipe, train, val, fit_rng, log=lambda *_: None, on_epoch=on_epoch)
-    return {"seed": recipe["seed"], "curve": curve, "kept": nn.accuracy(model.predict_logits(x_test), labels),
+    return {"seed": recipe.seed, "curve": curve, "kept": nn.accuracy(model.predict_logits(x_test), labels),
             "seconds": clock[0]}
 
 

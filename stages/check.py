@@ -21,7 +21,7 @@ from scratchnet import atomic
 from scratchnet.errors import ParamsError
 from scratchnet.params.sections import load_all
 from scratchnet.runner import ParamsFile, run, say, stage_app
-from scratchnet.training.recipe import build_model, resolve_recipe
+from scratchnet.training.resolve import build_model, resolve_recipe
 
 STAMP = "params.yaml passed `scratchnet check`\n"
 
@@ -38,7 +38,7 @@ def check(*, params_file: Path | str, stamp: Path | str, prepared: Path | str) -
         input_shape, n_classes = None, None  # no data yet: the layer shapes are checked by train
     if input_shape is not None:
         build_model(recipe, input_shape, n_classes, np.random.default_rng(0))
-    elif recipe["model"] == "custom" and not all(isinstance(spec, dict) for spec in recipe["layers"]):
+    elif recipe.model == "custom" and not all(isinstance(spec, dict) for spec in recipe.layers):
         raise ParamsError("train.layers: every entry must be a mapping such as {type: dense, units: 10}")
     atomic.write_text(stamp, STAMP)
     return sections

@@ -20,7 +20,7 @@ from scratchnet.data.splits import load_split
 from scratchnet.params.train import SECTION
 from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
 from scratchnet.training.loop import fit, history_tsv
-from scratchnet.training.recipe import build_model, resolve_recipe
+from scratchnet.training.resolve import build_model, resolve_recipe
 
 
 def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | str, timing_path: Path | str,
@@ -33,9 +33,9 @@ def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | s
     train_split, val_split = load_split(data_dir / "train.npz"), load_split(data_dir / "val.npz")
     n_classes = train_split["y"].shape[1]
     input_shape = (1, *train_split["x"].shape[1:])
-    init_rng, fit_rng = np.random.default_rng(recipe["seed"]).spawn(2)
+    init_rng, fit_rng = np.random.default_rng(recipe.seed).spawn(2)
     model = build_model(recipe, input_shape, n_classes, init_rng)
-    log(f"model {recipe['model']}: {model.num_parameters():,} parameters, input {input_shape}, {n_classes} classes")
+    log(f"model {recipe.model}: {model.num_parameters():,} parameters, input {input_shape}, {n_classes} classes")
     start = time.perf_counter()
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught and named in fit
         history, best, epoch_seconds = fit(model, recipe, train_split, val_split, fit_rng, log=log)
@@ -49,7 +49,7 @@ def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | s
     }
     modelfile.save(model, model_dir, classes=list(range(n_classes)),
                    preprocessing={"scale": "pixel / 255", "layout": "N, 1, H, W", "background": "black, ink white"},
-                   extra={"recipe": {k: v for k, v in recipe.items() if k != "layers"}})
+                   extra={"recipe": recipe.manifest()})
     atomic.write_json(metrics_path, metrics)
     atomic.write_json(timing_path, {
         "train_seconds": round(seconds, 3),

@@ -144,13 +144,14 @@ def test_a_last_batch_too_small_for_statistics_joins_the_one_before():
             sizes.append(len(xb))
             return 0.0, np.zeros((len(xb), 3), np.float32)
 
-    recipe = {"batch_size": 16, "shards": 2, "layers": BN_SPECS, "epochs": 1,
-              "augment_rotate": 0.0, "augment_scale": 0.0, "augment_shift": 0}
+    from scratchnet.training.presets import PRESETS
+
+    recipe = PRESETS["mlp"].replace(batch_size=16, shards=2, layers=BN_SPECS, epochs=1, augment_shift=0)
     x, y = np.zeros((35, 1, 6, 6), np.float32), np.eye(3, dtype=np.float32)[np.zeros(35, int)]
     train_epoch(Recorder(), recipe, x, y, np.arange(35), np.random.default_rng(0), 1)
     assert sizes == [16, 19]  # 16, 16, 3 would leave a 1-image slice on one of the 2 shards
     sizes.clear()
-    train_epoch(Recorder(), {**recipe, "layers": [{"type": "flatten"}, {"type": "dense", "units": "classes"}]},
+    train_epoch(Recorder(), recipe.replace(layers=[{"type": "flatten"}, {"type": "dense", "units": "classes"}]),
                 x, y, np.arange(35), np.random.default_rng(0), 1)
     assert sizes == [16, 16, 3]  # without batchnorm, batches are as they always were
 
@@ -165,7 +166,7 @@ def test_a_built_copy_does_not_share_running_statistics():
 def test_the_kept_model_has_the_running_statistics_of_its_best_epoch():
     from scratchnet.params.train import SECTION as TRAIN
     from scratchnet.training.loop import fit
-    from scratchnet.training.recipe import build_model, resolve_recipe
+    from scratchnet.training.resolve import build_model, resolve_recipe
 
     rng = np.random.default_rng(0)
     def split(n):

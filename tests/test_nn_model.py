@@ -45,7 +45,7 @@ def test_build_checks_shapes():
 
 def test_input_shape_is_inferred():
     for size, classes in (((1, 8, 8), 10), ((1, 28, 28), 10), ((1, 12, 9), 3)):
-        model = nn.build(PRESETS["cnn"]["layers"] if size[1] >= 12 else SMALL_CNN, size, classes, np.random.default_rng(0))
+        model = nn.build(PRESETS["cnn"].layers if size[1] >= 12 else SMALL_CNN, size, classes, np.random.default_rng(0))
         assert model.forward(np.zeros((2, *size), np.float32)).shape == (2, classes)
 
 
@@ -162,7 +162,7 @@ def test_saved_bytes_are_deterministic(saved, tmp_path):
 
 
 def test_backward_stops_at_the_first_trainable_layer():
-    mlp = nn.build(PRESETS["mlp"]["layers"], (1, 28, 28), 10, np.random.default_rng(0))
+    mlp = nn.build(PRESETS["mlp"].layers, (1, 28, 28), 10, np.random.default_rng(0))
     assert mlp.plan.first == 1 and not mlp.layers[1].input_grad and mlp.layers[3].input_grad
     logits = mlp.forward(np.zeros((2, 1, 28, 28), np.float32), train=True)
     mlp.backward(np.ones_like(logits))  # the flatten in front is never asked for a gradient

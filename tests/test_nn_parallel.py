@@ -76,7 +76,7 @@ def test_inference_matches_the_model():
 def test_results_depend_on_shards_not_on_threads(monkeypatch):
     """The same seed and shards give bit-identical weights on one core or two (dropout included)."""
     data = random_problem()
-    recipe = {**RECIPE, "epochs": 3, "shards": 2}
+    recipe = RECIPE.replace(epochs=3, shards=2)
     weights = []
     for cores in (1, 2):
         monkeypatch.setattr(parallel.os, "cpu_count", lambda cores=cores: cores)

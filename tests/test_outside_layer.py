@@ -11,7 +11,7 @@ from scratchnet.nn.gradcheck import check_layer
 from scratchnet.onnx_export import infer, session, to_onnx, verify
 from scratchnet.params.train import SECTION as TRAIN
 from scratchnet.training.loop import fit
-from scratchnet.training.recipe import build_model, resolve_recipe
+from scratchnet.training.resolve import build_model, resolve_recipe
 
 
 class Tanh(nn.Layer):

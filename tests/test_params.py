@@ -3,8 +3,10 @@ table, params.yaml's keys, the presets and the stage functions all follow it."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
+import re
 
 import pytest
 import yaml
@@ -16,6 +18,7 @@ from scratchnet.params.sections import ALL, load_all
 from scratchnet.params.train import PRESET_KEYS
 from scratchnet.params.train import SECTION as TRAIN
 from scratchnet.training.presets import PRESETS
+from scratchnet.training.recipe import Recipe, RecipeError
 from tests.support.repo import ROOT
 
 STAGE_FUNCTIONS = {stage: getattr(importlib.import_module(f"stages.{stage}"), stage) for stage in SECTIONS}
@@ -39,10 +42,29 @@ def test_params_yaml_holds_exactly_the_schema_keys():
     load_all(ROOT / "params.yaml")  # and every value is valid
 
 
-def test_each_preset_sets_exactly_the_preset_keys():
+def test_a_recipe_holds_exactly_the_preset_keys_and_the_run_settings():
+    assert [f.name for f in dataclasses.fields(Recipe)] == ["layers", *PRESET_KEYS, "model", "seed", "early_stopping"]
     for name, recipe in PRESETS.items():
-        assert set(recipe) == {"layers", *PRESET_KEYS}, name
-        TRAIN.validate({k: v for k, v in recipe.items() if k != "layers"})  # and valid values
+        assert recipe.model == name
+        TRAIN.validate({k: getattr(recipe, k) for k in PRESET_KEYS})  # every preset value is valid
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: PRESETS["mlp"].replace(lrr=0.1), "recipe.lrr: unknown key (did you mean 'lr'?)"),
+    (lambda: PRESETS["mlp"].replace(epochs="ten"), "recipe.epochs: got 'ten', expected int"),
+    (lambda: PRESETS["mlp"].replace(clip_norm=True), "recipe.clip_norm: got True, expected float or None"),
+    (lambda: Recipe.of({"layers": []}), "recipe: missing epochs, batch_size"),
+])
+def test_a_recipe_refuses_an_unknown_or_mistyped_key_where_it_is_built(build, message):
+    with pytest.raises(RecipeError, match=re.escape(message)):
+        build()
+
+
+def test_a_recipe_is_frozen_and_stores_floats_as_floats():
+    recipe = PRESETS["mlp"].replace(lr=1)
+    assert recipe.lr == 1.0 and isinstance(recipe.lr, float)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        recipe.lr = 0.5
 
 
 @pytest.mark.parametrize("stage", list(SECTIONS))

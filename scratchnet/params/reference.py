@@ -22,7 +22,7 @@ def reference_table() -> str:
     for stage, section in ALL.items():
         for key, field in section.fields.items():
             if field.preset:
-                default = "preset: " + ", ".join(f"{name} {_value(recipe[key])}" for name, recipe in PRESETS.items())
+                default = "preset: " + ", ".join(f"{name} {_value(getattr(recipe, key))}" for name, recipe in PRESETS.items())
             else:
                 default = _value(field.default)
             cells = [f"`{stage}.{key}`", default, field.help, field.describe()]

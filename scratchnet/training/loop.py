@@ -12,16 +12,16 @@ import numpy as np
 from .. import nn
 from ..errors import TrainingDiverged
 from ..vision.augment import augment
-from .recipe import has_batchnorm
+from .recipe import Recipe
 
 
-def make_optimizer(recipe: dict, model: nn.Sequential) -> nn.optim.Optimizer:
+def make_optimizer(recipe: Recipe, model: nn.Sequential) -> nn.optim.Optimizer:
     """The recipe's optimizer, bound to the model's weights and gradients."""
-    kind, lr, wd = recipe["optimizer"], recipe["lr"], recipe["weight_decay"]
+    kind, lr, wd = recipe.optimizer, recipe.lr, recipe.weight_decay
     weights, grads, decay = model.parameters(), model.gradients(), model.decayed()
     if kind == "adam":
         return nn.Adam(weights, grads, lr=lr, weight_decay=wd, decay=decay)
-    momentum = 0.0 if kind == "sgd" else recipe["momentum"]
+    momentum = 0.0 if kind == "sgd" else recipe.momentum
     return nn.SGD(weights, grads, lr=lr, momentum=momentum, nesterov=kind == "nesterov", weight_decay=wd, decay=decay)
 
 
@@ -43,17 +43,17 @@ def _bar(total: int, epoch: int, epochs: int):
                 disable=not sys.stderr.isatty())
 
 
-def train_epoch(trainer: nn.Trainer, recipe: dict, x: np.ndarray, y: np.ndarray, order: np.ndarray,
+def train_epoch(trainer: nn.Trainer, recipe: Recipe, x: np.ndarray, y: np.ndarray, order: np.ndarray,
                 augment_rng: np.random.Generator, epoch: int) -> tuple[float, float]:
     """One pass over x (N, C, H, W), y (N, K) one-hot in `order`; returns (mean loss, accuracy)."""
-    bs = recipe["batch_size"]
+    bs = recipe.batch_size
     starts = list(range(0, len(x), bs))
-    if len(starts) > 1 and has_batchnorm(recipe) and len(x) - starts[-1] < 2 * recipe["shards"]:
+    if len(starts) > 1 and recipe.has_batchnorm and len(x) - starts[-1] < 2 * recipe.shards:
         starts.pop()  # a last batch too small for batch statistics joins the one before it
     ends = [*starts[1:], len(x)]
-    rotate, scale, shift = recipe["augment_rotate"], recipe["augment_scale"], recipe["augment_shift"]
+    rotate, scale, shift = recipe.augment_rotate, recipe.augment_scale, recipe.augment_shift
     start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
-    with _bar(len(x), epoch, recipe["epochs"]) as bar:
+    with _bar(len(x), epoch, recipe.epochs) as bar:
         for b, (i, end) in enumerate(zip(starts, ends), start=1):
             idx = order[i:end]
             xb, yb = x[idx], y[idx]
@@ -71,7 +71,7 @@ def train_epoch(trainer: nn.Trainer, recipe: dict, x: np.ndarray, y: np.ndarray,
     return loss_sum / seen, correct / seen
 
 
-def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.random.Generator,
+def fit(model: nn.Sequential, recipe: Recipe, train: dict, val: dict, rng: np.random.Generator,
         log=print, on_epoch=None) -> tuple[list[dict], int, list[float]]:
     """Train in place; restore the best weights by val accuracy. on_epoch(epoch, seconds, trainer),
     if given, runs after each epoch (bench/time_to_accuracy.py measures test accuracy there).
@@ -82,16 +82,16 @@ def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.rand
     x, y = train["x"][:, None], train["y"]
     xv, yv = val["x"][:, None], val["y"]
     opt = make_optimizer(recipe, model)
-    lr_at = nn.schedule(recipe["schedule"], recipe["lr"], epochs=recipe["epochs"],
-                        decay=recipe["lr_decay"], step_size=recipe["step_size"])
+    lr_at = nn.schedule(recipe.schedule, recipe.lr, epochs=recipe.epochs, decay=recipe.lr_decay,
+                        step_size=recipe.step_size)
     shuffle_rng, augment_rng, shard_rng = rng.spawn(3)
     weights = model.arrays()  # batchnorm's running statistics go with the weights they were measured under
     best_weights = {k: v.copy() for k, v in weights.items()}
     history, epoch_seconds, best, best_score, stale = [], [], 0, -math.inf, 0
-    trainer = nn.Trainer(model, opt, loss=nn.softmax_cross_entropy, shards=recipe["shards"], rng=shard_rng,
-                         clip_dz=recipe["clip_dz"], clip_value=recipe["clip_value"], clip_norm=recipe["clip_norm"])
+    trainer = nn.Trainer(model, opt, loss=nn.softmax_cross_entropy, shards=recipe.shards, rng=shard_rng,
+                         clip_dz=recipe.clip_dz, clip_value=recipe.clip_value, clip_norm=recipe.clip_norm)
     with trainer:
-        for epoch in range(1, recipe["epochs"] + 1):
+        for epoch in range(1, recipe.epochs + 1):
             opt.lr = lr_at(epoch - 1)
             start = time.perf_counter()
             loss, acc = train_epoch(trainer, recipe, x, y, shuffle_rng.permutation(len(x)), augment_rng, epoch)
@@ -111,7 +111,7 @@ def fit(model: nn.Sequential, recipe: dict, train: dict, val: dict, rng: np.rand
                     best_weights[k][...] = v
             else:
                 stale += 1
-                if recipe["early_stopping"] and stale >= recipe["early_stopping"]:
+                if recipe.early_stopping and stale >= recipe.early_stopping:
                     log(f"early stopping: no val improvement for {stale} epochs")
                     break
     for k, v in weights.items():

@@ -64,5 +64,5 @@ def random_problem(n=32, classes=4, seed=0):
     return {"x": x, "y": np.eye(classes, dtype=np.float32)[labels], "labels": labels}
 
 
-RECIPE = {**PRESETS["mlp"], "layers": SMALL_CNN, "epochs": 60, "batch_size": 8, "optimizer": "adam",
-          "lr": 0.01, "schedule": "constant", "weight_decay": 0.0, "early_stopping": 0, "augment_shift": 0}
+RECIPE = PRESETS["mlp"].replace(layers=SMALL_CNN, epochs=60, batch_size=8, optimizer="adam", lr=0.01,
+                                schedule="constant", weight_decay=0.0, early_stopping=0, augment_shift=0)

@@ -3,12 +3,14 @@
 dvc.yaml runs a stage as `python -m stages.STAGE`: stages/__init__.py, then stages/STAGE.py and
 every project module it reaches. Every import counts, at module level or inside a function, since
 any of them may run. Importing a.b.c runs a/__init__.py and a/b/__init__.py.
-`python -m tests.support.stage_code` prints each stage's deps as dvc.yaml lists them.
+`python -m tests.support.stage_code` prints dvc.yaml with each stage's code deps derived from its
+imports; `--write` rewrites dvc.yaml with them.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 from tests.support import ROOT
@@ -88,8 +90,36 @@ def declared_code_deps(deps: list[str]) -> set[str]:
     return files
 
 
-if __name__ == "__main__":
-    import yaml
+def with_code_deps(text: str) -> str:
+    """dvc.yaml's text with each stage's code deps replaced by the ones derived from its imports
+    (data deps, comments and everything else kept as they are)."""
+    lines, out, stage, in_deps = text.splitlines(keepends=True), [], None, False
+    for line in lines:
+        stripped = line.strip()
+        named = re.match(r"  ([\w-]+):", line)  # `  train:` opens a stage (comments may follow)
+        if named:
+            stage = named.group(1)
+        if stripped == "deps:":
+            in_deps, kept = True, []
+            out.append(line)
+            continue
+        if in_deps and stripped.startswith("- "):
+            dep = stripped[2:]
+            if dep.split("/")[0] not in PACKAGES:
+                kept.append(dep)
+            continue
+        if in_deps:
+            out.extend(f"      - {d}\n" for d in sorted(kept + as_deps(stage_files(stage))))
+            in_deps = False
+        out.append(line)
+    return "".join(out)
 
-    for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]:
-        print(f"{stage}:", *(f"  - {d}" for d in as_deps(stage_files(stage))), sep="\n")
+
+if __name__ == "__main__":
+    import sys
+
+    dvc_yaml = ROOT / "dvc.yaml"
+    if sys.argv[1:] == ["--write"]:
+        dvc_yaml.write_text(with_code_deps(dvc_yaml.read_text()))
+    else:
+        sys.stdout.write(with_code_deps(dvc_yaml.read_text()))
