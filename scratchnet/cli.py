@@ -93,8 +93,9 @@ def predict(
 ) -> None:
     """Classify real images: one line per image (file, digit, probability, `uncertain` when flagged).
 
-    Every readable image gets its result; each unreadable one its own error line on stderr (in
-    --json, an entry with an `error` field). Exit 0 when every file was read, 1 when any was not.
+    Every readable image gets its result; each unreadable one gets its own error line on stderr.
+
+    In --json, an unreadable file is an entry with an `error` field. Exit 0 when every file was read, 1 when any was not.
     """
     from .serving.predict import format_json, format_lines
     from .serving.predict import predict as predict_fn

@@ -29,7 +29,7 @@ EXPECT = {
     "detector: truncated negatives .npz": "cannot read the non-digits",
     "params: misspelled section (trian:)": "unknown section 'trian' (did you mean 'train'?)",
     "params: YAML syntax error": "not valid YAML at line 3, column",
-    "params: another stage's key in --set": "batch_size goes in the evaluate section, not in train",
+    "params: another stage's key in --set": "evaluate.batch_size belongs to the evaluate stage: `scratchnet evaluate --set batch_size=...` by hand",
     "prepared split: truncated .npz": "not a readable .npz", "prepared split: one bit flipped": "not a readable .npz",
     "prepared split: test .npz truncated": "not a readable .npz",
     "predict: truncated .npz": "not a readable .npz", "predict: .npz with one bit flipped": "not a readable .npz",

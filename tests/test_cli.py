@@ -151,7 +151,13 @@ def test_scientific_notation_without_a_dot(params):
 
 def test_missing_params_file(tmp_path):
     result = invoke("fetch", "-p", tmp_path / "none.yaml")
-    assert result.exit_code == 1 and "params file not found" in error_line(result)
+    assert result.exit_code == 1 and "params file not found (run from the checkout's root, or pass --params)" in error_line(result)
+
+
+def test_a_relative_params_path_that_is_missing_names_the_folder_it_looked_in(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("fetch")
+    assert result.exit_code == 1 and f"params.yaml: params file not found in {tmp_path}" in error_line(result)
 
 
 def test_diverging_loss_names_epoch_and_batch(prepared, params, tmp_path):

@@ -170,7 +170,8 @@ def test_photos_in_every_condition_and_not_digits(mnist_model, tmp_path):
 
 def test_missing_model_folder(tmp_path):
     result = invoke(*["predict", str(tmp_path / "x.png"), "--model", str(tmp_path / "none")])
-    assert result.exit_code == 1 and "no exported model here (run `dvc repro` or `scratchnet export` first)" in result.output
+    expected = "no exported model here: run `dvc repro` or `scratchnet export` first, or name the folder with --model"
+    assert result.exit_code == 1 and expected in result.output
 
 
 def test_a_folder_is_named_as_a_folder(digits_model, tmp_path):

@@ -49,6 +49,8 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description="Print the params reference table, or rewrite it in a README.")
     ap.add_argument("--readme", type=Path, help="rewrite the table between the markers in this file")
     args = ap.parse_args()
+    if args.readme and not args.readme.is_file():
+        ap.error(f"{args.readme}: no such file")
     if args.readme:
         args.readme.write_text(readme_with_table(args.readme.read_text(encoding="utf-8")), encoding="utf-8")
     else:

@@ -102,8 +102,9 @@ class Section:
         if unknown:
             key = str(unknown[0])
             other, _, rest = key.partition(".")
-            if other in SECTIONS and other != stage and rest:
-                hint = f" ({rest} goes in the {other} section, not in {stage})"
+            if other in SECTIONS and other != stage and rest:  # another stage's key: say where it is set
+                hint = (f" ({key} belongs to the {other} stage: `scratchnet {other} --set {rest}=...` by hand,"
+                        f" `dvc exp run -S {key}=...` under DVC)")
             else:
                 close = difflib.get_close_matches(key, fields, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -119,7 +120,8 @@ def read(path: Path | str) -> dict[str, Any]:
     """Read params.yaml: a mapping whose top-level keys are all stage sections (typos caught)."""
     path = Path(path)
     if not path.is_file():
-        raise ParamsError(f"{path}: params file not found")
+        where = "" if path.is_absolute() else f" in {Path.cwd()}"
+        raise ParamsError(f"{path}: params file not found{where} (run from the checkout's root, or pass --params)")
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as e:

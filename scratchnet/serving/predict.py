@@ -61,7 +61,9 @@ class Reader:
 
         export_dir = Path(export_dir)
         if not (export_dir / modelfile.MANIFEST).is_file():
-            raise ModelFormatError(f"{export_dir}: no exported model here (run `dvc repro` or `scratchnet export` first)")
+            where = "" if export_dir.is_absolute() else f" (looked in {export_dir.resolve()})"
+            raise ModelFormatError(f"{export_dir}: no exported model here{where}: run `dvc repro` or `scratchnet export`"
+                                   " first, or name the folder with --model")
         manifest = modelfile.read_manifest(export_dir)
         onnx_path, cal_path = export_dir / "model.onnx", Path(detector) if detector is not None else beside(export_dir)
         for path, stage in ((onnx_path, "export"), (cal_path, "detector")):
