@@ -81,8 +81,7 @@ def worst_png(images: np.ndarray, actual: np.ndarray, predicted: np.ndarray, con
     else:
         h, w = images.shape[1:]
         pad = max(2, h // 3)  # room for each image's caption
-        cmap = plt.get_cmap("gray_r").copy()
-        cmap.set_bad("white")
+        cmap = plt.get_cmap("gray_r").with_extremes(bad="white")
         ax.imshow(_mosaic(images.astype(np.float32), cols, pad), cmap=cmap)
         for i, (a, p, c) in enumerate(zip(actual, predicted, confidence)):
             r, col = divmod(i, cols)
@@ -109,8 +108,7 @@ def first_layer_png(weights: np.ndarray, input_shape: tuple[int, ...], path: Pat
     tiles = tiles / np.where(scale > 0, scale, 1)[:, None, None]  # each tile in [-1, 1]
     plt, fig, ax = _figure(figsize=(0.7 * cols, 0.7 * rows + 0.5))
     ax.axis("off")
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("white")
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="white")
     ax.imshow(_mosaic(tiles.astype(np.float32), cols), cmap=cmap, vmin=-1, vmax=1, interpolation="nearest")
     kind = "conv filters" if weights.ndim == 4 else "dense weights, one tile per unit"
     ax.set_title(f"first layer: {n} {kind}", fontsize=9)

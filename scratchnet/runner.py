@@ -8,6 +8,7 @@ stage's outputs.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable
@@ -50,8 +51,49 @@ def _state_of_outputs() -> str:
     if not stage:
         return "outputs from earlier runs were left as they were"
     if stage == "check":
+        if os.environ.get("DVC_EXP_BASELINE_REV"):  # `dvc exp run -S` wrote its values into params.yaml first
+            return ("no other stage ran; their outputs are as they were; params.yaml keeps the values `-S` set: "
+                    "`git diff params.yaml` shows them, `git checkout params.yaml` undoes every uncommitted change there")
         return "no other stage ran; their outputs are as they were"
+    if not _cached(stage):
+        return (f"DVC removed this stage's outputs before running it, and its cache holds no recorded ones to restore; "
+                f"`dvc repro {stage}` makes them once the cause is fixed")
     return f"DVC removed this stage's outputs before running it; `dvc checkout {stage}` restores the last recorded ones"
+
+
+def _cached(stage: str) -> bool:
+    """Whether dvc.lock records outputs for `stage` and DVC's local cache holds every one of them,
+    so that `dvc checkout STAGE` can restore them. DVC runs a stage's command in the folder of its
+    dvc.yaml, which holds dvc.lock and .dvc/."""
+    import configparser
+
+    import yaml
+
+    try:
+        lock = yaml.safe_load(Path("dvc.lock").read_text(encoding="utf-8")) or {}
+        outs = lock["stages"][stage].get("outs", [])
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return False
+    cache = Path(".dvc/cache")
+    config = configparser.ConfigParser(strict=False, interpolation=None)
+    config.read([".dvc/config", ".dvc/config.local"])
+    if config.has_option("cache", "dir"):
+        cache = Path(".dvc") / config.get("cache", "dir").strip()  # relative to .dvc/, as DVC reads it
+    def held(md5: str) -> bool:
+        return len(md5) > 2 and (cache / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+
+    for out in outs:
+        md5 = str(out.get("md5", ""))
+        if not held(md5):
+            return False
+        if md5.endswith(".dir"):  # a folder: its manifest lists every file, each cached on its own
+            try:
+                files = json.loads((cache / "files" / "md5" / md5[:2] / md5[2:]).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return False
+            if not all(isinstance(f, dict) and held(str(f.get("md5", ""))) for f in files):
+                return False
+    return bool(outs)
 
 
 def _under_dvc() -> str:

@@ -150,8 +150,20 @@ def test_a_bad_param_stops_the_pipeline_before_any_output_is_removed(repo, how):
     err = r.stdout + r.stderr
     assert "error: train." in err and "no other stage ran; their outputs are as they were" in err
     assert "Traceback" not in err
+    if how == "exp run":  # DVC wrote -S into params.yaml before the check stage refused it
+        assert "`git checkout params.yaml` undoes" in err and "epochs: -1" in sh(repo, "git", "diff", "params.yaml").stdout
     stamp = "data/params.checked"  # the check stage's own output, the only one DVC removed
     assert {k: v for k, v in snapshot(repo).items() if k != stamp} == {k: v for k, v in before.items() if k != stamp}
+
+
+def test_a_failed_stage_with_nothing_cached_gives_no_restore_hint(tmp_path):
+    """In a fresh clone the cache is empty: `dvc checkout STAGE` would fail, so it is not offered."""
+    fresh = make_repo(tmp_path, fetch={"dataset": "idx", "source": str(tmp_path / "nowhere")})
+    failed = sh(fresh, "dvc", "repro", check=False)
+    err = failed.stdout + failed.stderr
+    assert failed.returncode != 0 and "source folder not found" in err, err
+    assert "its cache holds no recorded ones to restore; `dvc repro fetch` makes them" in err
+    assert "dvc checkout" not in err
 
 
 def test_an_interrupted_stage_names_the_one_command_that_restores_its_outputs(repo):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +34,7 @@ def test_the_walkthrough_runs_top_to_bottom():
         env["SCRATCHNET_MNIST_DIR"] = str(mnist_dir())
     client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
                                      resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    left_before = set(Path(tempfile.gettempdir()).glob("walkthrough-*"))
     start = time.perf_counter()
     old = dict(os.environ)
     os.environ.update(env)  # the kernel inherits this process's environment
@@ -47,5 +50,6 @@ def test_the_walkthrough_runs_top_to_bottom():
         os.environ.update(old)
     seconds = time.perf_counter() - start
     print(f"walkthrough executed in {seconds:.1f} s")
+    assert set(Path(tempfile.gettempdir()).glob("walkthrough-*")) == left_before  # its data folder removed
     outputs = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "test accuracy" in outputs and "same as Conv2D.forward: True" in outputs, outputs[-2000:]
