@@ -216,8 +216,8 @@ def gemm_gflops(n=2048, reps=5) -> float:
 
 def _timed(fn, settle: bool = False) -> float:
     """Seconds fn() takes. settle: first wait until the other engine's worker threads have gone to
-    sleep: OpenMP's (PyTorch) and OpenBLAS's spin for up to ~0.2 s after their last task, and,
-    measured here, slowed whatever ran next by up to 2x."""
+    sleep: OpenMP's (PyTorch) and OpenBLAS's keep spinning for a while after their last task, and
+    slow whatever runs next."""
     if settle:
         time.sleep(0.5)
     start = time.perf_counter()

@@ -3,7 +3,8 @@
 `scratchnet STAGE ARGS` runs the checkout's stages/STAGE.py as `python -m stages.STAGE ARGS`, the
 same command dvc.yaml runs, so a stage run by hand and under DVC is the same code: the checkout's,
 whether this package was installed with `pip install -e` or not. The checkout is the current folder
-when it holds stages/, else the one this package was installed from in editable mode.
+when it is one (dvc.yaml, stages/ and scratchnet/ side by side), else the one this package was
+installed from in editable mode.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ app = typer.Typer(
 
 
 def checkout(stage: str) -> Path | None:
-    """The folder whose stages/STAGE.py runs, or None when there is none."""
+    """The checkout whose stages/STAGE.py runs, or None when there is none."""
     for root in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        if (root / "stages" / f"{stage}.py").is_file():
+        marks = (root / "dvc.yaml", root / "scratchnet" / "__init__.py", root / "stages" / "__init__.py",
+                 root / "stages" / f"{stage}.py")
+        if all(m.is_file() for m in marks):
             return root
     return None
 
@@ -38,12 +41,16 @@ def checkout(stage: str) -> Path | None:
 def _summary(stage: str) -> str:
     """The first line of the stage's command docstring, read without importing it."""
     root = checkout(stage)
+    unknown = "a pipeline stage: run it from the project's checkout"
     if root is None:
-        return "(a pipeline stage: run it from the project's checkout)"
-    tree = ast.parse((root / "stages" / f"{stage}.py").read_text(encoding="utf-8"))
+        return unknown
+    try:
+        tree = ast.parse((root / "stages" / f"{stage}.py").read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return unknown  # the stage itself will say what is wrong with it when it runs
     main = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "main"), None)
     doc = ast.get_docstring(main) if main is not None else None
-    return (doc or "").split("\n")[0]
+    return (doc or unknown).split("\n")[0]
 
 
 def _stage_command(stage: str):
@@ -53,10 +60,11 @@ def _stage_command(stage: str):
             typer.echo(f"error: no stages/{stage}.py here: run `scratchnet {stage}` from the project's checkout "
                        "(the folder holding dvc.yaml)", err=True)
             raise typer.Exit(1)
+        # -P: the current folder is not put first on the path; the checkout, on PYTHONPATH, is
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execve(sys.executable, [sys.executable, "-m", f"stages.{stage}", *ctx.args], env)
+        os.execve(sys.executable, [sys.executable, "-P", "-m", f"stages.{stage}", *ctx.args], env)
 
     command.__doc__ = _summary(stage)
     return command

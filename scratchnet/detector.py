@@ -1,11 +1,9 @@
 """Is it a digit? The rule behind each prediction's `uncertain` flag, learned and calibrated by the
 detector stage (stages/detector.py) from the exported model's features.
 
-Softmax confidence alone is a weak detector: the network is confident on shapes it never saw (on
-the photo set of tests/support/photos.py it flagged 10 of 20 letters and 8 of 20 shapes; a
-nearest-neighbour distance on the features, Mahalanobis distances and test-time augmentation did
-no better than 74 % of all non-digits). So the rule is learned from examples of what is not a digit
-(outlier exposure): a small network, DETECTOR, reads the model's penultimate-layer features (the
+Softmax confidence alone is a weak detector: the network is confident on shapes it never saw
+(docs/predict-and-serve.md has what was measured). So the rule is learned from examples of what is
+not a digit (outlier exposure): a small network, DETECTOR, reads the model's penultimate-layer features (the
 input of its last dense layer) and is trained to tell training digits from drawn non-digits
 (stages/negatives.py). An image is uncertain when its "not a digit" probability is above the level
 that only detector.flag_rate of the held-back validation digits reach (params.yaml).

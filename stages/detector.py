@@ -16,7 +16,7 @@ import typer
 
 from scratchnet import atomic, modelfile
 from scratchnet.data.splits import load_split, model_input
-from scratchnet.detector import Rule, calibrate
+from scratchnet.detector import Rule, beside, calibrate
 from scratchnet.errors import DataError, ModelFormatError
 from scratchnet.onnx_export import infer, session
 from scratchnet.params.detector import SECTION
@@ -39,7 +39,7 @@ def read_negatives(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
 
 
 def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Path | str,
-                       out_path: Path | str, metrics_path: Path | str, **settings) -> dict:
+             out_path: Path | str, metrics_path: Path | str, **settings) -> dict:
     """Train and calibrate the detector for the model in export_dir; write its arrays to out_path and
     the share of test digits it flags to metrics_path; return those metrics.
 
@@ -78,16 +78,18 @@ def main(
     data: Annotated[Path, typer.Option(help="Folder with the prepared splits.")] = Path("data/prepared"),
     negatives_path: Annotated[Path, typer.Option(
         "--negatives", help="The drawn non-digits the detector learns from.")] = Path("data/negatives.npz"),
-    out: Annotated[Path, typer.Option(help="The detector's arrays (.npz), read by predict and serve.")] = Path("artifacts/detector/uncertainty.npz"),
+    out: Annotated[Path | None, typer.Option(
+        help="The detector's arrays (.npz); default: detector/uncertainty.npz beside the model folder, where predict and serve look.")] = None,
     metrics: Annotated[Path, typer.Option(help="Detector metrics JSON.")] = Path("artifacts/metrics/detector.json"),
     params_file: ParamsFile = Path("params.yaml"),
     overrides: Overrides = None,
 ) -> None:
     """Train and calibrate the `uncertain` detector on the exported model's features."""
     def go():
-        m = detector(export_dir=model, data_dir=data, negatives_path=negatives_path, out_path=out,
+        out_path = out if out is not None else beside(model)
+        m = detector(export_dir=model, data_dir=data, negatives_path=negatives_path, out_path=out_path,
                                metrics_path=metrics, **settings(SECTION, params_file, overrides))
-        say(f"detector in {out}: flags {m['uncertain_test_rate']:.2%} of the test digits")
+        say(f"detector in {out_path}: flags {m['uncertain_test_rate']:.2%} of the test digits")
 
     run(go)
 

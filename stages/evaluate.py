@@ -53,9 +53,10 @@ def evaluate(*, model_dir: Path | str, data_dir: Path | str, history_path: Path 
     atomic.write_text(plots_dir / "confusion.csv", buf.getvalue())
     plots.confusion_png(counts, classes, plots_dir / "confusion.png")
     plots.curves_png(read_history(history_path), plots_dir / "curves.png")
-    first = next((layer for layer in model.layers if "W" in layer.params), None)  # the first dense or conv layer
-    if first is not None:
-        plots.first_layer_png(first.params["W"], tuple(model.input_shape), plots_dir / "first_layer.png")
+    first = next(((layer, name) for layer in model.layers for name, role in layer.roles.items() if role == "weight"), None)
+    if first is not None:  # the first layer with weights: what it learned to look for
+        layer, name = first
+        plots.first_layer_png(layer.params[name], tuple(model.input_shape), plots_dir / "first_layer.png")
     else:  # no weights to draw: an empty picture keeps the stage's outputs the same set
         plots.first_layer_png(np.zeros((1, 1, 1, 1), np.float32), tuple(model.input_shape), plots_dir / "first_layer.png")
     plots.per_class_png(recall, classes, plots_dir / "per_class.png")

@@ -13,7 +13,7 @@ import numpy as np
 import typer
 
 from scratchnet import atomic
-from scratchnet.data.splits import as_split, class_count, dataset_name, read_raw, val_count
+from scratchnet.data.prepare import as_split, class_count, dataset_name, read_raw, val_count
 from scratchnet.params.preprocess import SECTION
 from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
 

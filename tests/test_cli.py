@@ -5,9 +5,11 @@ import json
 import pytest
 import yaml
 
+from scratchnet.cli import STAGES, _summary, checkout
 from scratchnet.data.raw import FILES
 from scratchnet.params import train as train_params
 from scratchnet.params.schema import parse_override
+from tests.support import ROOT
 from tests.support.cli import invoke
 
 
@@ -38,10 +40,28 @@ def error_line(result):
 def test_help_lists_every_stage():
     result = invoke("--help")
     assert result.exit_code == 0
-    for stage in ("fetch", "preprocess", "train", "evaluate", "export", "predict"):
-        assert stage in result.output
-    for stage in ("fetch", "preprocess", "train", "evaluate", "export", "predict"):
-        assert invoke(stage, "--help").exit_code == 0
+    for command in (*STAGES, "predict", "serve"):
+        assert command in result.output
+        assert invoke(command, "--help").exit_code == 0
+
+
+def test_the_console_knows_exactly_the_dvc_stages():
+    assert list(STAGES) == list(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
+
+
+def test_only_a_checkout_is_taken_for_one(tmp_path, monkeypatch):
+    """A folder with some other project's stages/ is not run; a broken stage file breaks no help."""
+    (tmp_path / "stages").mkdir()
+    (tmp_path / "stages" / "__init__.py").write_text("")
+    (tmp_path / "stages" / "train.py").write_text("print('foreign train')\n")
+    monkeypatch.chdir(tmp_path)
+    assert checkout("train") == ROOT  # not tmp_path: no dvc.yaml and scratchnet/ beside it
+    for name in ("dvc.yaml", "scratchnet/__init__.py"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "stages" / "train.py").write_bytes(b"def main(:\n\xff")
+    assert checkout("train") == tmp_path
+    assert "pipeline stage" in _summary("train")
 
 
 def test_stages_by_hand(tiny_idx, params, tmp_path):
@@ -62,7 +82,7 @@ def test_stages_by_hand(tiny_idx, params, tmp_path):
                "--out", d / "export", "--metrics", d / "export.json", "-p", params)
     assert r.exit_code == 0, r.output
     detector = ["detector", "--model", d / "export", "--data", d / "prep", "--negatives", d / "neg.npz",
-                "--out", d / "detector" / "uncertainty.npz", "--metrics", d / "detector.json", "-p", params]
+                "--metrics", d / "detector.json", "-p", params]  # --out: beside the model, where predict looks
     r = invoke(*detector)
     assert r.exit_code == 1 and "neg.npz: not found (run `scratchnet negatives`" in r.output, r.output
     r = invoke("negatives", "--data", d / "prep", "--out", d / "neg.npz", "-p", params, "--set", "count=200")

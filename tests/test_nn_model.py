@@ -230,3 +230,9 @@ def test_a_max_pool_does_not_keep_its_input_alive():
     del x
     assert alive() is None
     assert pool.backward(np.ones((2, 3, 2, 2), np.float32)).shape == (2, 3, 4, 4)
+
+
+@pytest.mark.parametrize("spec", [{"type": ["dense"]}, {"type": {"dense": 1}}, {"type": None}])
+def test_a_spec_whose_type_is_no_name_is_a_spec_error(spec):
+    with pytest.raises(nn.SpecError, match=r"layers\[0\] .*type: got"):
+        nn.build([spec, {"type": "dense", "units": "classes"}], (4,), 3, np.random.default_rng(0))

@@ -50,6 +50,8 @@ def test_weight_decay_on_the_parameters_named_in_decay():
     assert p["0.W"][0] == pytest.approx(2 - 0.1 * 0.5 * 2) and p["0.b"][0] == 2.0
     with pytest.raises(ValueError, match="not here"):
         nn.SGD(p, p, lr=0.1, decay={"9.W"})
+    with pytest.raises(ValueError, match="weight_decay needs `decay`"):  # never a guess from names
+        nn.SGD(p, p, lr=0.1, weight_decay=0.5)
 
 
 def test_a_model_decays_the_weight_role_not_names():
@@ -83,8 +85,8 @@ def test_state_is_keyed_by_parameter_and_round_trips():
 
 
 def test_float32_parameters_stay_float32():
-    for make in (lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9, weight_decay=1e-4),
-                 lambda p, g: nn.Adam(p, g, lr=1e-3, weight_decay=1e-4)):
+    for make in (lambda p, g: nn.SGD(p, g, lr=0.1, momentum=0.9, weight_decay=1e-4, decay=p),
+                 lambda p, g: nn.Adam(p, g, lr=1e-3, weight_decay=1e-4, decay=p)):
         p = {"0.W": np.ones(3, np.float32)}
         make(p, {"0.W": np.ones(3, np.float32)}).step()
         assert p["0.W"].dtype == np.float32

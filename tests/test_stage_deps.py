@@ -23,8 +23,8 @@ def test_stage_deps_are_exactly_the_code_it_runs(stage):
                               f"not run {sorted(declared - runs)}")
 
 
-def test_the_import_walk_sees_what_was_missed_before():
-    """The stale-results bug: train, evaluate and export run the split reader, preprocess the raw layout."""
+def test_the_import_walk_follows_imports_across_the_library():
+    """Stages that read prepared splits run the split reader; preprocess runs the raw layout's code."""
     for stage in ("train", "evaluate", "export", "detector"):
         assert {"scratchnet/data/splits.py", "scratchnet/params/schema.py", "scratchnet/runner.py",
                 "scratchnet/errors.py"} <= stage_files(stage)

@@ -13,7 +13,7 @@ from .spec import Context, SpecError
 def make(spec: dict, shape: tuple[int, ...], ctx: Context) -> Layer:
     """The layer `spec` describes, for per-sample input `shape`; unknown kinds and keys are SpecErrors."""
     kind = spec.get("type")
-    cls = LAYERS.get(kind)
+    cls = LAYERS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         raise SpecError(f"type: got {kind!r}, allowed: {', '.join(LAYERS)}")
     unknown = set(spec) - cls.spec_keys - {"type"}

@@ -36,7 +36,7 @@ class Layer:
     max_pool: ClassVar[bool] = False  # a max over windows: a monotone map before it may run after it
     in_place: ClassVar[bool] = False  # element-wise, able to overwrite its input and the dy it gets
     fresh_output: ClassVar[bool] = False  # forward returns a new array that nothing else holds
-    statistics: ClassVar[bool] = False  # keeps running statistics (state): see pool_statistics
+    statistics: ClassVar[bool] = False  # keeps running statistics (state): see pool_statistics and owns_stats
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -52,6 +52,7 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.state: dict[str, np.ndarray] = {}  # arrays saved with the model that no gradient trains (batchnorm's running stats)
         self.input_grad = True  # the fast plan turns this off for the first trainable layer: nobody reads dx there
+        self.owns_stats = True  # with `statistics`: False in a replica, which leaves them to DataParallel
         self._buffers: dict[str, np.ndarray] = {}
 
     def forward(self, x: np.ndarray, *, train: bool) -> np.ndarray:

@@ -49,7 +49,6 @@ class BatchNorm(Layer):
         w = weights or {}
         self.params = {"gamma": w.get("gamma", np.ones(n, dtype)), "beta": w.get("beta", np.zeros(n, dtype))}
         self.state = {"mean": w.get("mean", np.zeros(n, dtype)), "var": w.get("var", np.ones(n, dtype))}
-        self.owns_stats = True
         self.batch_stats: tuple[int, np.ndarray, np.ndarray] | None = None  # (count, mean, var) of the last batch
         self._alloc_grads()
 

@@ -27,11 +27,12 @@ class Optimizer:
                  weight_decay: float = 0.0, decay: Collection[str] | None = None):
         if params.keys() != grads.keys():
             raise ValueError(f"params and grads must have the same keys: {sorted(params)} != {sorted(grads)}")
+        if weight_decay and decay is None:
+            raise ValueError("weight_decay needs `decay`, the names it applies to (a model's decayed())")
         if decay is not None and not set(decay) <= params.keys():
             raise ValueError(f"decay names parameters that are not here: {sorted(set(decay) - params.keys())}")
         self.params, self.grads = params, grads
-        # the names weight decay applies to: a model's decayed() (its layers' "weight" roles), or all
-        self.decay = frozenset(params if decay is None else decay)
+        self.decay = frozenset(decay or ())  # the names weight decay applies to
         self.lr = float(lr)
         self.weight_decay = float(weight_decay)
         self.state: dict[str, np.ndarray] = {}

@@ -11,8 +11,10 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import ParamsError
 
-class RecipeError(ValueError):
+
+class RecipeError(ParamsError):
     """A recipe was built with a key it does not have, or a value of the wrong type."""
 
 
@@ -25,11 +27,11 @@ class Recipe:
     layers: list[dict]  # layer specs, as params.yaml writes them
     epochs: int
     batch_size: int
-    optimizer: str  # sgd, momentum, nesterov or adam
+    optimizer: str
     lr: float  # at the first epoch
     momentum: float
     weight_decay: float  # L2 on the parameters whose role is "weight"
-    schedule: str  # constant, exponential, step or cosine
+    schedule: str  # how lr moves from epoch to epoch
     lr_decay: float
     step_size: int
     clip_dz: float | None  # clip the gradient between layers to [-clip_dz, clip_dz]

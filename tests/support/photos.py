@@ -239,7 +239,7 @@ def score(export_dir: str, seed: int = 0) -> str:
             said, total = said + blank + flagged, total + len(results)
             rows.append(f"| {kind} | {blank}/{len(results)} | {flagged}/{len(results)} | {blank + flagged}/{len(results)} |")
         rows.append(f"| **all** | | | **{said}/{total} ({said / total:.0%})** |")
-    metrics = Path(export_dir).parent / "metrics" / "export.json"  # artifacts/export -> artifacts/metrics
+    metrics = Path(export_dir).parent / "metrics" / "detector.json"  # artifacts/export -> artifacts/metrics
     rate = json.loads(metrics.read_text()) if metrics.is_file() else {}
     if "uncertain_test_rate" in rate:
         rows.append(f"\nMNIST test digits flagged uncertain: {rate['uncertain_test_rate']:.2%}")
