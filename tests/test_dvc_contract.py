@@ -96,7 +96,9 @@ def test_readme_setup_leaves_git_clean_and_a_second_run_from_empty_cache_is_byte
 
 @pytest.mark.parametrize("module, expected", [
     *[(f"stages/{stage}.py", {stage}) for stage in STAGES],  # a stage's own module: that stage alone
-    ("scratchnet/data/splits.py", {"preprocess", "train", "evaluate", "export", "detector"}),  # load_split
+    ("scratchnet/data/splits.py", {"train", "evaluate", "export", "detector"}),  # load_split: read, not written
+    ("scratchnet/data/prepare.py", {"preprocess"}),
+    ("scratchnet/data/idx.py", {"fetch", "preprocess"}),
     ("scratchnet/nn/conv.py", {"check", "train", "evaluate", "export", "detector"}),
     ("scratchnet/plots.py", {"evaluate"}),
     ("scratchnet/params/export.py", {"check", "export"}),
