@@ -24,7 +24,7 @@ STAGES = ("check", "fetch", "preprocess", "negatives", "train", "evaluate", "exp
 
 app = typer.Typer(
     help="scratchnet: handwritten-digit recognition with a NumPy network, one command per DVC stage.",
-    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None,
 )
 
 
@@ -71,8 +71,9 @@ def _stage_command(stage: str):
 
 
 for _stage in STAGES:
-    app.command(name=_stage, add_help_option=False,
-                context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(_stage_command(_stage))
+    _command = _stage_command(_stage)
+    app.command(name=_stage, add_help_option=False, short_help=_command.__doc__,
+                context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(_command)
 
 
 def _version(value: bool) -> None:
@@ -89,9 +90,8 @@ def main(
     """scratchnet: handwritten-digit recognition with a NumPy network, one command per DVC stage."""
 
 
-@app.command()
 def predict(
-    paths: Annotated[list[Path], typer.Argument(help="PNG or JPEG images, or .npz files of (N, H, W) images.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="IMAGE", help="PNG or JPEG images, or .npz files of (N, H, W) images.")],
     model: Annotated[Path, typer.Option(help="Exported model folder (export's output).")] = Path("artifacts/export"),
     detector: Annotated[Path | None, typer.Option(
         help="The `uncertain` detector (the detector stage's .npz); default: detector/uncertainty.npz beside the model folder.")] = None,
@@ -121,7 +121,6 @@ def predict(
     run(go)
 
 
-@app.command()
 def serve(
     model: Annotated[Path, typer.Option(help="Exported model folder (export's output).")] = Path("artifacts/export"),
     detector: Annotated[Path | None, typer.Option(
@@ -136,6 +135,9 @@ def serve(
 
     run(lambda: serve_fn(export_dir=model, detector=detector, host=host, port=port, workers=workers))
 
+
+for _command in (predict, serve):  # listed in --help with their docstring's whole first line
+    app.command(short_help=_command.__doc__.split("\n")[0])(_command)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -20,9 +20,14 @@ import typer
 from .errors import ScratchnetError
 from .params.schema import Section, parse_override
 
-ParamsFile = Annotated[Path, typer.Option("--params", "-p", help="params.yaml to read this stage's section from.")]
-Overrides = Annotated[list[str] | None, typer.Option(
-    "--set", "-s", help="Override one key of this stage's params section, as key=value (repeatable).")]
+ParamsFile = Annotated[Path, typer.Option("--params", "-p", metavar="FILE", help="params.yaml to read this stage's section from.")]
+
+
+def overrides(section: Section):
+    """The --set option of a stage, its help naming the keys of the stage's section."""
+    return Annotated[list[str] | None, typer.Option(
+        "--set", "-s", metavar="KEY=VALUE",
+        help=f"Override one key of the {section.name} section (repeatable); its keys: {', '.join(section.fields)}.")]
 
 
 class Interrupted(KeyboardInterrupt):
@@ -135,4 +140,4 @@ def say(text: str) -> None:
 def stage_app(help: str) -> typer.Typer:
     """A one-command typer app for a stage module: `python -m stages.NAME` runs it, and so does
     `scratchnet NAME`, which hands its arguments over."""
-    return typer.Typer(help=help, add_completion=False, pretty_exceptions_enable=False)
+    return typer.Typer(help=help, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)

@@ -20,7 +20,7 @@ import typer
 from scratchnet import atomic
 from scratchnet.errors import ParamsError
 from scratchnet.params.sections import load_all
-from scratchnet.runner import ParamsFile, run, say, stage_app
+from scratchnet.runner import run, say, stage_app
 from scratchnet.training.resolve import build_model, resolve_recipe
 
 STAMP = "params.yaml passed `scratchnet check`\n"
@@ -52,7 +52,8 @@ def main(
     stamp: Annotated[Path, typer.Option(
         help="File written when every section is valid (the pipeline's first output).")] = Path("data/params.checked"),
     data: Annotated[Path, typer.Option(help="Prepared data, if any: train's layers are built for its image shape.")] = Path("data/prepared"),
-    params_file: ParamsFile = Path("params.yaml"),
+    params_file: Annotated[Path, typer.Option("--params", "-p", metavar="FILE", help="params.yaml to validate, every section.")
+                           ] = Path("params.yaml"),
 ) -> None:
     """Validate every section of params.yaml: the pipeline's first stage, so a mistake stops `dvc repro` before any output is removed."""
     def go():

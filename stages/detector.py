@@ -20,7 +20,7 @@ from scratchnet.detector import Rule, beside, calibrate
 from scratchnet.errors import DataError, ModelFormatError
 from scratchnet.onnx_export import infer, session
 from scratchnet.params.detector import SECTION
-from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
+from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
 
 
 def read_negatives(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
@@ -70,6 +70,7 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
 
 
 app = stage_app(__doc__)
+SetOption = overrides(SECTION)
 
 
 @app.command()
@@ -82,13 +83,13 @@ def main(
         help="The detector's arrays (.npz); default: detector/uncertainty.npz beside the model folder, where predict and serve look.")] = None,
     metrics: Annotated[Path, typer.Option(help="Detector metrics JSON.")] = Path("artifacts/metrics/detector.json"),
     params_file: ParamsFile = Path("params.yaml"),
-    overrides: Overrides = None,
+    changes: SetOption = None,
 ) -> None:
     """Train and calibrate the `uncertain` detector on the exported model's features."""
     def go():
         out_path = out if out is not None else beside(model)
         m = detector(export_dir=model, data_dir=data, negatives_path=negatives_path, out_path=out_path,
-                               metrics_path=metrics, **settings(SECTION, params_file, overrides))
+                               metrics_path=metrics, **settings(SECTION, params_file, changes))
         say(f"detector in {out_path}: flags {m['uncertain_test_rate']:.2%} of the test digits")
 
     run(go)

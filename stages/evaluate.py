@@ -16,7 +16,7 @@ import typer
 from scratchnet import atomic, modelfile, nn, plots
 from scratchnet.data.splits import load_split, model_input
 from scratchnet.params.evaluate import SECTION
-from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
+from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
 from scratchnet.scoring import confusion, per_class_scores, read_history
 
 
@@ -68,6 +68,7 @@ def evaluate(*, model_dir: Path | str, data_dir: Path | str, history_path: Path 
 
 
 app = stage_app(__doc__)
+SetOption = overrides(SECTION)
 
 
 @app.command()
@@ -78,12 +79,12 @@ def main(
     metrics: Annotated[Path, typer.Option(help="Test metrics JSON.")] = Path("artifacts/metrics/eval.json"),
     plots_dir: Annotated[Path, typer.Option("--plots", help="Folder for confusion.csv and the PNG plots.")] = Path("artifacts/plots"),
     params_file: ParamsFile = Path("params.yaml"),
-    overrides: Overrides = None,
+    changes: SetOption = None,
 ) -> None:
     """Score the model on the test split: accuracy, loss, per-class metrics, confusion matrix, plots."""
     def go():
         m = evaluate(model_dir=model_dir, data_dir=data, history_path=history, metrics_path=metrics,
-                     plots_dir=plots_dir, **settings(SECTION, params_file, overrides))
+                     plots_dir=plots_dir, **settings(SECTION, params_file, changes))
         say(f"test accuracy {m['test_accuracy']:.4f}, loss {m['test_loss']:.4f}")
 
     run(go)

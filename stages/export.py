@@ -15,7 +15,7 @@ from scratchnet.data.splits import load_split, model_input
 from scratchnet.errors import ExportError
 from scratchnet.onnx_export import infer, session, to_onnx, verify
 from scratchnet.params.export import SECTION
-from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
+from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
 
 
 def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str, out_dir: Path | str,
@@ -50,6 +50,7 @@ def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str
 
 
 app = stage_app(__doc__)
+SetOption = overrides(SECTION)
 
 
 @app.command()
@@ -60,12 +61,12 @@ def main(
     out: Annotated[Path, typer.Option(help="Folder for model.onnx, model.npz, model.json and model-card.md.")] = Path("artifacts/export"),
     metrics: Annotated[Path, typer.Option(help="Export check JSON.")] = Path("artifacts/metrics/export.json"),
     params_file: ParamsFile = Path("params.yaml"),
-    overrides: Overrides = None,
+    changes: SetOption = None,
 ) -> None:
     """Export to ONNX and check it with onnx.checker and onnxruntime against the NumPy model."""
     def go():
         r = export(model_dir=model_dir, data_dir=data, eval_path=eval_metrics, out_dir=out, metrics_path=metrics,
-                   **settings(SECTION, params_file, overrides))
+                   **settings(SECTION, params_file, changes))
         say(f"exported to {out}: onnxruntime agrees on {r['images']} images, max |diff| {r['max_abs_diff']:.2e}")
 
     run(go)

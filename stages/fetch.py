@@ -16,7 +16,7 @@ from scratchnet import atomic
 from scratchnet.data.raw import CHECKSUMS, FILES
 from scratchnet.data.sources import encoded, gather
 from scratchnet.params.fetch import SECTION
-from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
+from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
 
 
 def fetch(*, out_dir: Path | str, **settings) -> dict:
@@ -40,6 +40,7 @@ def fetch(*, out_dir: Path | str, **settings) -> dict:
 
 
 app = stage_app(__doc__)
+SetOption = overrides(SECTION)
 
 
 @app.command()
@@ -48,11 +49,11 @@ def main(
     source: Annotated[str | None, typer.Option(
         help="Override fetch.source: 'mirrors', 'openml', or a local folder or .tar(.gz)/.zip archive holding the four IDX files.")] = None,
     params_file: ParamsFile = Path("params.yaml"),
-    overrides: Overrides = None,
+    changes: SetOption = None,
 ) -> None:
     """Download (or copy from a local folder) the dataset and verify it. SCRATCHNET_MNIST_DIR replaces the mirrors."""
     def go():
-        prm = settings(SECTION, params_file, (overrides or []) + ([f"source={source}"] if source else []))
+        prm = settings(SECTION, params_file, (changes or []) + ([f"source={source}"] if source else []))
         record = fetch(out_dir=out, **prm)
         shapes = ", ".join(f"{k} {tuple(v['shape'])}" for k, v in record["files"].items())
         say(f"fetched {prm['dataset']} from {record['source']}{' (checksums verified)' if record['verified'] else ''}: {shapes}")

@@ -15,7 +15,7 @@ import typer
 from scratchnet import atomic
 from scratchnet.errors import DataError
 from scratchnet.params.negatives import SECTION
-from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
+from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
 from scratchnet.vision.drawing import generate
 
 
@@ -37,6 +37,7 @@ def negatives(*, data_dir: Path | str, out_path: Path | str, **settings) -> dict
 
 
 app = stage_app(__doc__)
+SetOption = overrides(SECTION)
 
 
 @app.command()
@@ -44,11 +45,11 @@ def main(
     data: Annotated[Path, typer.Option(help="Folder with the prepared splits (meta.json gives the image size).")] = Path("data/prepared"),
     out: Annotated[Path, typer.Option(help="The drawn non-digits (.npz, x uint8 (N, H, W)).")] = Path("data/negatives.npz"),
     params_file: ParamsFile = Path("params.yaml"),
-    overrides: Overrides = None,
+    changes: SetOption = None,
 ) -> None:
     """Draw non-digits (letters, shapes, scribbles) for the detector behind predict's `uncertain` flag."""
     def go():
-        r = negatives(data_dir=data, out_path=out, **settings(SECTION, params_file, overrides))
+        r = negatives(data_dir=data, out_path=out, **settings(SECTION, params_file, changes))
         say(f"drew {r['count']} non-digits of {tuple(r['image_shape'])} in {out}")
 
     run(go)

@@ -15,7 +15,7 @@ import typer
 from scratchnet import atomic
 from scratchnet.data.prepare import as_split, class_count, dataset_name, read_raw, val_count
 from scratchnet.params.preprocess import SECTION
-from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
+from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
 
 
 def preprocess(*, raw_dir: Path | str, out_dir: Path | str, **settings) -> dict:
@@ -49,6 +49,7 @@ def preprocess(*, raw_dir: Path | str, out_dir: Path | str, **settings) -> dict:
 
 
 app = stage_app(__doc__)
+SetOption = overrides(SECTION)
 
 
 @app.command()
@@ -56,11 +57,11 @@ def main(
     raw: Annotated[Path, typer.Option(help="Folder with the raw IDX files (fetch's output).")] = Path("data/raw"),
     out: Annotated[Path, typer.Option(help="Folder for train/val/test .npz and meta.json.")] = Path("data/prepared"),
     params_file: ParamsFile = Path("params.yaml"),
-    overrides: Overrides = None,
+    changes: SetOption = None,
 ) -> None:
     """Parse the IDX files strictly, scale to [0, 1], one-hot the labels and split off validation."""
     def go():
-        meta = preprocess(raw_dir=raw, out_dir=out, **settings(SECTION, params_file, overrides))
+        meta = preprocess(raw_dir=raw, out_dir=out, **settings(SECTION, params_file, changes))
         say("prepared " + ", ".join(f"{k} {tuple(v['shape'])}" for k, v in meta["splits"].items())
             + f"; {meta['num_classes']} classes")
 

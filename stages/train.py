@@ -18,7 +18,7 @@ import typer
 from scratchnet import atomic, modelfile
 from scratchnet.data.splits import load_split
 from scratchnet.params.train import SECTION
-from scratchnet.runner import Overrides, ParamsFile, run, say, settings, stage_app
+from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
 from scratchnet.training.loop import fit, history_tsv
 from scratchnet.training.resolve import build_model, resolve_recipe
 
@@ -77,6 +77,7 @@ def _stage_for_experiment(path: Path) -> None:
 
 
 app = stage_app(__doc__)
+SetOption = overrides(SECTION)
 
 
 @app.command()
@@ -89,12 +90,12 @@ def main(
     ] = Path("artifacts/metrics/train_timing.json"),
     history: Annotated[Path, typer.Option(help="Per-epoch history TSV (a DVC plot).")] = Path("artifacts/plots/history.tsv"),
     params_file: ParamsFile = Path("params.yaml"),
-    overrides: Overrides = None,
+    changes: SetOption = None,
 ) -> None:
     """Train the model named by train.model (a preset of scratchnet/training/presets.py, or custom) and keep the best epoch."""
     def go():
         m = train(data_dir=data, model_dir=model_dir, metrics_path=metrics, timing_path=timing,
-                  history_path=history, log=say, **settings(SECTION, params_file, overrides))
+                  history_path=history, log=say, **settings(SECTION, params_file, changes))
         _stage_for_experiment(timing)
         val = "n/a" if m["best_val_accuracy"] is None else f"{m['best_val_accuracy']:.4f}"
         say(f"best epoch {m['best_epoch']}: val accuracy {val}; model in {model_dir}")

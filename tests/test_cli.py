@@ -45,6 +45,15 @@ def test_help_lists_every_stage():
         assert invoke(command, "--help").exit_code == 0
 
 
+def test_help_shows_what_to_type_not_python_types():
+    predict = invoke("predict", "--help").output
+    assert "<bool>" not in predict and "--json " in predict
+    train = invoke("train", "--help").output
+    assert "KEY=VALUE" in train and "<list[str]>" not in train
+    assert "its keys: model, layers, epochs" in " ".join(train.split())
+    assert "every section" in invoke("check", "--help").output
+
+
 def test_the_console_knows_exactly_the_dvc_stages():
     assert list(STAGES) == list(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
 

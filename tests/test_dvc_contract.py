@@ -140,10 +140,18 @@ def test_the_checkouts_code_runs_not_an_installed_copy(repo, tmp_path):
     assert "from the checkout's own digits" in by_hand.stderr, by_hand.stderr
 
 
-@pytest.mark.parametrize("how", ["repro", "exp run"])
+@pytest.mark.parametrize("how", ["repro", "exp run", "misspelled section"])
 def test_a_bad_param_stops_the_pipeline_before_any_output_is_removed(repo, how):
     before = snapshot(repo)
-    if how == "repro":
+    if how == "misspelled section":  # our message, not DVC's "Parameters 'train' are missing"
+        text = (repo / "params.yaml").read_text()
+        (repo / "params.yaml").write_text(text.replace("\ntrain:\n", "\ntrian:\n"))
+        r = sh(repo, "dvc", "repro", check=False)
+        assert "unknown section 'trian' (did you mean 'train'?)" in r.stdout + r.stderr, r.stdout + r.stderr
+        (repo / "params.yaml").write_text(text)  # and then the usual bad value
+        set_param(repo, "train.lr", "abc")
+        r = sh(repo, "dvc", "repro", check=False)
+    elif how == "repro":
         set_param(repo, "train.lr", "abc")
         r = sh(repo, "dvc", "repro", check=False)
     else:
