@@ -12,7 +12,8 @@ MODEL_CARD = """# scratchnet model card
 - **Test metrics**: accuracy {accuracy:.4f}, loss {loss:.4f}.
 - **Uncertainty**: the `uncertain` flag comes from the detector stage's `uncertainty.npz`, calibrated
   apart from this export (artifacts/detector/; its rate on the test digits: artifacts/metrics/detector.json).
-- **ONNX check** (opset {opset}): onnxruntime matched on {images} test images, max |p - p'| = {max_abs_diff:.2e}
+- **ONNX check** (opset {opset}): onnxruntime matched on {images} test images, max |p - p'| = {max_abs_diff:.2e},
+  and ONNX's reference implementation on {reference_images}, max |p - p'| = {reference_max_abs_diff:.2e}
   (tolerance {tolerance:.0e}).
 
 ## Load it without scratchnet

@@ -13,7 +13,7 @@ import typer
 from scratchnet import atomic, model_card, modelfile
 from scratchnet.data.splits import load_split, model_input
 from scratchnet.errors import ExportError
-from scratchnet.onnx_export import infer, session, to_onnx, verify
+from scratchnet.onnx_export import infer, reference_probabilities, session, to_onnx, verify
 from scratchnet.params.export import SECTION
 from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
 
@@ -22,7 +22,7 @@ def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str
            metrics_path: Path | str, **settings) -> dict:
     """Export the trained model to `out_dir`; verify it on the test split; return the check result.
 
-    settings: the export section of params.yaml (opset, tolerance)."""
+    settings: the export section of params.yaml (opset, tolerance, reference_images)."""
     s = SECTION.validate(settings)
     opset, tolerance = s["opset"], s["tolerance"]
     model_dir = Path(model_dir)
@@ -36,6 +36,9 @@ def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str
     x_test = model_input(test, model.input_shape)
     test_probs, _ = infer(session(onnx_bytes), x_test)
     result = {"opset": opset, **verify(test_probs, model, x_test, tolerance)}
+    subset = x_test[:s["reference_images"]]
+    second = verify(reference_probabilities(proto, subset), model, subset, tolerance, runtime="ONNX's reference implementation")
+    result.update(reference_images=second["images"], reference_max_abs_diff=second["max_abs_diff"])
     evaluation = json.loads(Path(eval_path).read_text()) if Path(eval_path).is_file() else {}
     card = model_card.render(model=model, manifest=manifest, check=result, evaluation=evaluation,
                              test_images=len(test["x"]), image_shape=test["x"].shape[1:])
@@ -45,7 +48,8 @@ def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str
             shutil.copyfile(model_dir / name, tmp / name)
         (tmp / "model-card.md").write_text(card, encoding="utf-8")
     atomic.write_json(metrics_path, {"onnx_argmax_agreement": result["argmax_agreement"],
-                                     "onnx_max_abs_diff": result["max_abs_diff"]})
+                                     "onnx_max_abs_diff": result["max_abs_diff"],
+                                     "onnx_reference_max_abs_diff": result["reference_max_abs_diff"]})
     return result
 
 
@@ -67,7 +71,8 @@ def main(
     def go():
         r = export(model_dir=model_dir, data_dir=data, eval_path=eval_metrics, out_dir=out, metrics_path=metrics,
                    **settings(SECTION, params_file, changes))
-        say(f"exported to {out}: onnxruntime agrees on {r['images']} images, max |diff| {r['max_abs_diff']:.2e}")
+        say(f"exported to {out}: onnxruntime agrees on {r['images']} images, max |diff| {r['max_abs_diff']:.2e}; "
+            f"ONNX's reference implementation on {r['reference_images']}, max |diff| {r['reference_max_abs_diff']:.2e}")
 
     run(go)
 

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 from scratchnet import modelfile, nn
+from scratchnet.errors import ExportError
 from scratchnet.nn.gradcheck import numeric_grad, rel_error
-from scratchnet.onnx_export import to_onnx, verify
+from scratchnet.onnx_export import reference_probabilities, to_onnx, verify
+from scratchnet.params.export import SECTION as EXPORT
 from tests.support.gradients import BN_SPECS, whole_model_grads
 
 TOL = 1e-6
@@ -110,18 +112,21 @@ def test_model_file_keeps_the_running_statistics(tmp_path):
 @pytest.mark.parametrize("specs", [BN_SPECS, [{"type": "flatten"}, {"type": "batchnorm"}, {"type": "dense", "units": 8},
                                                {"type": "batchnorm", "eps": 1e-3}, {"type": "relu"},
                                                {"type": "dense", "units": "classes"}]])
-def test_onnx_export_agrees_with_onnxruntime(specs):
+def test_onnx_export_agrees_with_onnxruntime_and_the_reference_implementation(specs):
+    """At the export's default opset a BatchNormalization node means inference to every runtime;
+    at opset 13 (BN-9) ONNX's reference implementation runs its training-mode update instead."""
     import onnxruntime as ort
 
     model = nn.build(specs, (1, 6, 6), 3, np.random.default_rng(0))
     model.forward(np.random.default_rng(1).standard_normal((32, 1, 6, 6)).astype(np.float32) * 2 + 1, train=True)
-    proto = to_onnx(model, 13)
+    x = np.random.default_rng(3).standard_normal((20, 1, 6, 6)).astype(np.float32)
+    proto = to_onnx(model, EXPORT.fields["opset"].default)
     assert "BatchNormalization" in {node.op_type for node in proto.graph.node}
     session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(3).standard_normal((20, 1, 6, 6)).astype(np.float32)
-    probs = session.run(["probabilities"], {"image": x})[0]
-    result = verify(probs, model, x, 1e-5)
-    assert result["argmax_agreement"] == 1.0
+    assert verify(session.run(["probabilities"], {"image": x})[0], model, x, 1e-5)["argmax_agreement"] == 1.0
+    assert verify(reference_probabilities(proto, x), model, x, 1e-5)["max_abs_diff"] < 1e-5
+    with pytest.raises(ExportError, match="reference implementation disagrees"):
+        verify(reference_probabilities(to_onnx(model, 13), x), model, x, 1e-5, runtime="ONNX's reference implementation")
 
 
 @pytest.mark.parametrize("spec, message", [

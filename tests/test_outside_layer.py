@@ -66,7 +66,7 @@ def test_a_model_with_it_trains_saves_loads_and_exports(tmp_path):
     x = val["x"][:, None]
     np.testing.assert_array_equal(loaded.predict_logits(x), model.predict_logits(x))
 
-    proto = to_onnx(loaded, 13)
+    proto = to_onnx(loaded, 15)
     assert "Tanh" in [node.op_type for node in proto.graph.node]
     probabilities, _ = infer(session(proto.SerializeToString()), x)
     result = verify(probabilities, loaded, x, 1e-5)
