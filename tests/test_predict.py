@@ -92,13 +92,15 @@ def _bad(kind, path):
         Image.new("1", (9000, 9000)).save(path, format="PNG")
     elif kind == "blank":
         Image.new("RGB", (64, 64), (250, 250, 250)).save(path, format="PNG")
+    elif kind == "noise":
+        Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)).save(path, format="PNG")
     elif kind == "missing":
         pass
 
 
 @pytest.mark.parametrize("kind, message", [
     ("text", "not an image"), ("empty", "empty file"), ("truncated", "cannot decode"),
-    ("animated", "2 frames"), ("huge", "pixel bound"), ("blank", "looks blank"), ("missing", "not found"),
+    ("animated", "2 frames"), ("huge", "pixel bound"), ("blank", "looks blank"), ("noise", "no digit found"), ("missing", "not found"),
 ])
 def test_bad_images_one_clear_error(digits_model, tmp_path, kind, message):
     path = tmp_path / f"{kind}.png"

@@ -75,6 +75,7 @@ def test_raw_body_and_multipart_give_what_predict_gives(client, digits_model, tm
     (b"hello, not an image", 415, "not an image"),
     (b"", 422, "empty body"),
     (png(np.full((40, 40), 250, np.uint8)), 422, "looks blank"),
+    (png(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)), 422, "no digit found"),
     (png(np.zeros((9000, 9000), bool)), 413, "pixel bound"),
 ])
 def test_bad_requests_get_one_json_error_and_the_server_keeps_serving(client, body, status, words):
@@ -110,6 +111,20 @@ def test_multipart_in_any_case_and_an_empty_file_field(client):
     assert r.status_code == 200, r.text
     r = client.post("/predict", files={"file": ("a.png", b"", "image/png")})
     assert r.status_code == 422 and "`file` field is empty" in r.json()["error"]
+
+
+def test_two_file_fields_are_refused_not_one_silently_read(client):
+    body = png(one())
+    r = client.post("/predict", files=[("file", ("a.png", body, "image/png")), ("file", ("b.png", body, "image/png"))])
+    assert r.status_code == 422 and "2 `file` fields" in r.json()["error"], r.text
+
+
+@pytest.mark.parametrize("declared", ["text/plain", "application/json", "application/x-www-form-urlencoded"])
+def test_a_raw_body_declared_as_something_else_is_415(client, declared):
+    r = client.post("/predict", content=png(one()), headers={"Content-Type": declared})
+    assert r.status_code == 415 and f"declared as {declared} is not an image" in r.json()["error"], r.text
+    assert client.post("/predict", content=png(one()), headers={"Content-Type": "image/png"}).status_code == 200
+    assert client.post("/predict", content=png(one())).status_code == 200  # no type declared: read as bytes
 
 
 def test_multipart_without_a_file_field(client):

@@ -31,7 +31,9 @@ from ..errors import ImageError
 from .predict import Reader, data_url, input_png
 
 MAX_BODY = 10 * 2 ** 20  # bytes: a phone photo fits, a flood does not
-STATUS = {"not_image": 415, "too_large": 413, "empty": 422, "blank": 422, "unreadable": 422}
+STATUS = {"not_image": 415, "too_large": 413, "empty": 422, "blank": 422, "no_digit": 422, "unreadable": 422}
+# what a raw body may be declared as: an image, bytes of no declared kind, or nothing at all
+RAW_TYPES = ("image/", "application/octet-stream")
 MODEL_ENV = "SCRATCHNET_SERVE_MODEL"  # how `--workers N` hands the model folder to each worker
 DETECTOR_ENV = "SCRATCHNET_SERVE_DETECTOR"  # and the detector's file
 
@@ -102,7 +104,8 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None) -> Fa
 
     @app.post("/predict", response_model=Answer, responses={
         413: {"description": "body over 10 MiB, or an image above the pixel bound"},
-        415: {"description": "not an image"}, 422: {"description": "empty, unreadable or blank image"}})
+        415: {"description": "not an image, or a body declared as something else"},
+        422: {"description": "empty, unreadable or blank image, no digit on it, or a form without exactly one `file`"}})
     async def predict(request: Request) -> Answer:
         """Read one digit: a multipart upload (field `file`) or the raw PNG/JPEG bytes as the body."""
         declared = request.headers.get("content-length")
@@ -114,8 +117,13 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None) -> Fa
             if len(body) > MAX_BODY:
                 raise HTTPException(413, f"body is over the {MAX_BODY:,}-byte limit")
         data = bytes(body)
-        if request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
+        declared_type = request.headers.get("content-type", "").lower()
+        if declared_type.startswith("multipart/form-data"):
             data = await _upload(request, data)
+        elif declared_type and not declared_type.startswith(RAW_TYPES):
+            kind = declared_type.split(";")[0].strip()
+            raise HTTPException(415, f"a body declared as {kind} is not an image: send it as image/png or image/jpeg "
+                                     "(or multipart with a `file` field)")
         if not data:
             raise HTTPException(422, "empty body: send a PNG or JPEG image")
         reader = state["reader"]
@@ -137,7 +145,10 @@ async def _upload(request: Request, body: bytes) -> bytes:
 
     form = await Request(request.scope, replay).form()
     try:
-        upload = form.get("file")
+        uploads = form.getlist("file")
+        if len(uploads) > 1:
+            raise HTTPException(422, f"multipart body with {len(uploads)} `file` fields: send one image per request")
+        upload = uploads[0] if uploads else None
         if upload is None or isinstance(upload, str):
             raise HTTPException(422, "multipart body without a `file` field holding the image")
         data = await upload.read()

@@ -140,16 +140,19 @@ def find_digit(ink: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, int
 
     Otsu's threshold splits ink from page; among the connected blobs of ink, the digit is the one
     with the most ink, together with any blob close to it (a stroke the pen lifted from). Marks
-    elsewhere on the page are dropped. A page where no ink stands out, or where "ink" covers a
-    quarter of it (noise, texture), is refused as blank.
+    elsewhere on the page are dropped. A page where no ink stands out is refused as blank; one where
+    "ink" covers more than a quarter of it (noise, texture) as holding no digit.
     """
     from scipy import ndimage
 
     t = _otsu(ink)
     mask = ink > t
     strong = float(np.percentile(ink[mask], 90)) if mask.any() else 0.0
-    if strong < MIN_CONTRAST or mask.mean() > MAX_INK_FRACTION:
+    if strong < MIN_CONTRAST:
         raise ImageError(f"{name}: looks blank (no ink stands out from the background); nothing to classify", "blank")
+    if mask.mean() > MAX_INK_FRACTION:
+        raise ImageError(f"{name}: no digit found: marks cover {mask.mean():.0%} of the page, more than a digit does "
+                         "(noise or texture?)", "no_digit")
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
     index = np.arange(1, count + 1)
     mass = ndimage.sum_labels(ink, labels, index)

@@ -207,7 +207,7 @@ def _suffix(data: bytes) -> str:
 
 def score(export_dir: str, seed: int = 0) -> str:
     """Markdown: per condition, digits read right and flagged; per kind of non-digit, how many were
-    refused as blank or flagged uncertain. `seed` draws the photo set (0: the one the tests use)."""
+    refused (blank, no digit) or flagged uncertain. `seed` draws the photo set (0: the one the tests use)."""
     import json
     import tempfile
 
@@ -230,7 +230,7 @@ def score(export_dir: str, seed: int = 0) -> str:
             right = sum(r.get("digit") == label for r, (label, _) in zip(results, items))
             flagged = sum(r.get("uncertain", False) for r in results)
             rows.append(f"| {condition} | {right}/{len(items)} | {flagged}/{len(items)} |")
-        rows += ["", "| not a digit | refused as blank | flagged uncertain | said \"not a digit\" |", "| --- | ---: | ---: | ---: |"]
+        rows += ["", "| not a digit | refused (blank, no digit) | flagged uncertain | said \"not a digit\" |", "| --- | ---: | ---: | ---: |"]
         said = total = 0
         for kind, blobs in non_digits(seed).items():
             results = run(kind, blobs)
