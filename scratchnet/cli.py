@@ -91,7 +91,9 @@ def main(
 
 
 def predict(
-    paths: Annotated[list[Path], typer.Argument(metavar="IMAGE", help="PNG or JPEG images, or .npz files of (N, H, W) images.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="IMAGE", help=(
+        "PNG, JPEG or other pictures, read the way MNIST was made; or .npz files holding `x`: images (N, H, W) at the "
+        "model's input size, uint8 0-255 or float in [0, 1], white ink on black as MNIST (anything else is refused)."))],
     model: Annotated[Path, typer.Option(help="Exported model folder (export's output).")] = Path("artifacts/export"),
     detector: Annotated[Path | None, typer.Option(
         help="The `uncertain` detector (the detector stage's .npz); default: detector/uncertainty.npz beside the model folder.")] = None,

@@ -67,7 +67,7 @@ def test_cli_lines_and_json(digits_model, tmp_path):
     page = np.full((50, 40), 255, np.uint8)
     page[10:40, 18:23] = 0  # a "1"
     Image.fromarray(page).save(tmp_path / "one.png")
-    np.savez(tmp_path / "batch.npz", x=np.zeros((2, 8, 8), np.uint8))
+    np.savez(tmp_path / "batch.npz", x=bundled_digits(2))
     result = invoke(*["predict", str(tmp_path / "one.png"), str(tmp_path / "batch.npz"), "--model", str(digits_model)])
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
@@ -75,6 +75,30 @@ def test_cli_lines_and_json(digits_model, tmp_path):
     result = invoke(*["predict", "--json", str(tmp_path / "one.png"), "--model", str(digits_model)])
     parsed = json.loads(result.output)
     assert parsed[0]["digit"] in range(10) and len(parsed[0]["probabilities"]) == 10
+
+
+def bundled_digits(n: int) -> np.ndarray:
+    """n of scikit-learn's 8x8 digits as float32 in [0, 1], white ink on black: what the digits model reads."""
+    from sklearn.datasets import load_digits
+
+    return (load_digits().images[:n] / 16).astype(np.float32)
+
+
+def test_an_npz_is_read_only_when_it_is_what_the_model_reads(digits_model, tmp_path):
+    """Dark-on-light digits, an all-ones array and an all-zeros one were confident answers once; now
+    each image gets its own clear refusal and the MNIST-like ones their answers."""
+    digits = bundled_digits(10)
+    batch = np.concatenate([digits, 1 - digits, np.ones((1, 8, 8), np.float32), np.zeros((1, 8, 8), np.float32)])
+    np.savez(tmp_path / "mixed.npz", x=batch)
+    results = predict([tmp_path / "mixed.npz"], digits_model)
+    assert [("error" in r) for r in results] == [False] * 10 + [True] * 12
+    assert sum(r["digit"] == d for r, d in zip(results[:10], range(10))) >= 8  # load_digits' first ten are 0..9
+    assert all("dark ink on a light ground" in r["error"] for r in results[10:21])
+    assert "looks blank" in results[21]["error"]
+    np.savez(tmp_path / "loud.npz", x=digits * 255)  # floats must be in [0, 1]; uint8 is 0-255
+    [loud] = predict([tmp_path / "loud.npz"], digits_model)
+    assert "float images must lie in [0, 1]" in loud["error"] and "white ink on black" in loud["error"]
+    assert "white ink on black as MNIST" in " ".join(invoke("predict", "--help").output.split())
 
 
 def _bad(kind, path):

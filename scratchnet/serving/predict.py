@@ -23,8 +23,15 @@ from ..errors import ImageError, ModelFormatError, ScratchnetError
 from ..onnx_export import infer
 from ..vision.images import prepare, to_gray
 
+NPZ_RULES = ("an .npz holds `x` (or one array): images (N, H, W) at the model's input size, uint8 0-255 or "
+             "float in [0, 1], white ink on black as MNIST")
+MAX_BORDER = 0.25  # mean of an image's outer ring: MNIST's is about 0, a dark-on-light picture's near 1
+MAX_BRIGHT = 0.5  # share of pixels above half brightness: MNIST digits cover under a third of theirs
+MIN_INK = 0.15  # the brightest pixel of a digit: below this, nothing stands out
+
 
 def _load_npz(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """The images of an .npz as float32 (N, H, W) in [0, 1] (NPZ_RULES say what it must hold)."""
     try:
         with np.load(path, allow_pickle=False) as z:
             key = "x" if "x" in z.files else (z.files[0] if z.files else None)
@@ -36,12 +43,27 @@ def _load_npz(path: Path, size: tuple[int, int]) -> np.ndarray:
     if x.ndim == 4 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 3 or x.shape[1:] != size:
-        raise ImageError(f"{path}: expected images (N, {size[0]}, {size[1]}), got {x.shape}")
+        raise ImageError(f"{path}: expected images (N, {size[0]}, {size[1]}), got {x.shape}; {NPZ_RULES}")
     if x.dtype == np.uint8:
         return x.astype(np.float32) / 255
     if not np.issubdtype(x.dtype, np.floating):
-        raise ImageError(f"{path}: expected uint8 or float images, got {x.dtype}")
-    return np.clip(x, 0, 1).astype(np.float32)
+        raise ImageError(f"{path}: expected uint8 or float images, got {x.dtype}; {NPZ_RULES}")
+    if len(x) and not (np.isfinite(x).all() and x.min() >= 0 and x.max() <= 1):
+        raise ImageError(f"{path}: float images must lie in [0, 1], these span [{np.nanmin(x):g}, {np.nanmax(x):g}]; "
+                         f"{NPZ_RULES}")
+    return x.astype(np.float32)
+
+
+def mnist_like(image: np.ndarray, name: str) -> None:
+    """Refuse an image (H, W) in [0, 1] from an .npz that is not what the model was trained on: blank,
+    or dark ink on a light ground (its border bright, or most of it bright). The model would give a
+    confident answer to either; a picture file goes through images.py instead, which handles both."""
+    if image.max() < MIN_INK:
+        raise ImageError(f"{name}: looks blank (no ink stands out from the background); nothing to classify", "blank")
+    ring = np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
+    if ring.mean() > MAX_BORDER or (image > 0.5).mean() > MAX_BRIGHT:
+        raise ImageError(f"{name}: looks like dark ink on a light ground; {NPZ_RULES} (invert it as 1 - x, or save it "
+                         "as a PNG, which predict reads either way)", "not_mnist")
 
 
 @dataclass
@@ -127,6 +149,11 @@ def predict(paths: list[Path | str], export_dir: Path | str, *, detector: Path |
             if path.suffix == ".npz":
                 x = _load_npz(path, reader.size)
                 for i, image in enumerate(x):
+                    try:
+                        mnist_like(image, f"{path}[{i}]")
+                    except ImageError as e:
+                        slots.append((f"{path}[{i}]", None, str(e)))
+                        continue
                     slots.append((f"{path}[{i}]", f"{path.stem}-{i}", len(images)))
                     images.append(image)
                     marks.append(0)
