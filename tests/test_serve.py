@@ -132,6 +132,11 @@ def test_multipart_without_a_file_field(client):
     assert r.status_code == 422 and "`file` field" in r.json()["error"]
 
 
+def test_the_favicon_is_served(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml") and "<svg" in r.text
+
+
 def test_the_page_works_offline_and_on_touch_screens(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")

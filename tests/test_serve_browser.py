@@ -94,3 +94,27 @@ def test_drawn_digits_are_read_on_the_page(server, tmp_path):
     assert not errors and not offsite, (errors, offsite)
     assert read == {d: str(d) for d in DIGITS}, read
     assert (shots / "serve-page.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("width", [320, 390, 1280])
+def test_the_page_fits_phones_and_desktops_and_answers_an_empty_read(server, tmp_path, width):
+    missing = []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": 800})
+            page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+            page.goto(server + "/")
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(tmp_path / f"page-{width}.png"), full_page=True)
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{overflow} px wider than a {width} px screen"
+            assert page.evaluate("getComputedStyle(document.querySelector('#seen')).visibility") == "hidden"
+            page.click("#read")  # nothing drawn yet
+            assert "Draw a digit first" in page.inner_text("#verdict")
+            draw(page, DIGITS[1])
+            page.wait_for_function("document.querySelector('#seen').src.startsWith('data:image/png')", timeout=10_000)
+            assert page.evaluate("getComputedStyle(document.querySelector('#seen')).visibility") == "visible"
+        finally:
+            browser.close()
+    assert not missing, missing  # the favicon included

@@ -21,7 +21,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,6 +34,8 @@ MAX_BODY = 10 * 2 ** 20  # bytes: a phone photo fits, a flood does not
 STATUS = {"not_image": 415, "too_large": 413, "empty": 422, "blank": 422, "no_digit": 422, "unreadable": 422}
 # what a raw body may be declared as: an image, bytes of no declared kind, or nothing at all
 RAW_TYPES = ("image/", "application/octet-stream")
+FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#3b6cf6"/>'
+           '<text x="16" y="24" font-size="22" text-anchor="middle" fill="#fff" font-family="sans-serif">7</text></svg>')
 MODEL_ENV = "SCRATCHNET_SERVE_MODEL"  # how `--workers N` hands the model folder to each worker
 DETECTOR_ENV = "SCRATCHNET_SERVE_DETECTOR"  # and the detector's file
 
@@ -90,6 +92,10 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None) -> Fa
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
         return files("scratchnet.serving").joinpath("web/index.html").read_text(encoding="utf-8")
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(FAVICON, media_type="image/svg+xml")
 
     @app.get("/health")
     def health() -> JSONResponse:
