@@ -118,3 +118,38 @@ def test_the_page_fits_phones_and_desktops_and_answers_an_empty_read(server, tmp
         finally:
             browser.close()
     assert not missing, missing  # the favicon included
+
+
+def test_the_api_docs_render_offline_and_try_it_out_answers(server, tmp_path):
+    """/docs (Swagger UI from the swagger-ui-bundle package) shows POST /predict, and "Try it out"
+    with a picture returns the model's answer."""
+    from PIL import Image, ImageDraw
+
+    picture = tmp_path / "seven.png"
+    im = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(im).line([(50, 40), (150, 40), (85, 170)], fill=0, width=14)
+    im.save(picture)
+    errors, offsite = [], []
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server)
+                       else (offsite.append(route.request.url), route.abort()))
+            page.goto(server + "/docs")
+            operation = page.locator("#operations-default-predict_predict_post")
+            operation.wait_for(timeout=15_000)
+            assert "POST" in operation.inner_text() and "/predict" in operation.inner_text()
+            operation.locator(".opblock-summary").click()
+            operation.locator("button.try-out__btn").click()
+            operation.locator("input[type=file]").set_input_files(str(picture))
+            operation.locator("button.execute").click()
+            body = operation.locator(".responses-wrapper .live-responses-table .response-col_description pre")
+            body.first.wait_for(timeout=15_000)
+            answer = body.first.inner_text()
+            page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
+        finally:
+            browser.close()
+    assert not errors and not offsite, (errors, offsite)
+    assert '"digit": 7' in answer, answer

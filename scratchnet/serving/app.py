@@ -36,6 +36,14 @@ STATUS = {"not_image": 415, "too_large": 413, "empty": 422, "blank": 422, "no_di
 RAW_TYPES = ("image/", "application/octet-stream")
 FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#3b6cf6"/>'
            '<text x="16" y="24" font-size="22" text-anchor="middle" fill="#fff" font-family="sans-serif">7</text></svg>')
+# /predict reads its body itself (to bound it while reading); this tells /docs what it accepts
+PREDICT_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file"],
+                                       "properties": {"file": {"type": "string", "format": "binary",
+                                                               "description": "a PNG or JPEG picture of one digit"}}}},
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+}}}
 MODEL_ENV = "SCRATCHNET_SERVE_MODEL"  # how `--workers N` hands the model folder to each worker
 DETECTOR_ENV = "SCRATCHNET_SERVE_DETECTOR"  # and the detector's file
 
@@ -61,6 +69,9 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None) -> Fa
 
     app = FastAPI(title="scratchnet", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Handwritten-digit recognition with a network written from scratch in NumPy.")
+    # the bundled Swagger UI (offline, no CDN) reads OpenAPI 3.0 but not 3.1, FastAPI's default; this
+    # schema uses nothing 3.1 adds, so it is the same document under the version the page can show
+    app.openapi_version = "3.0.3"
 
     @app.exception_handler(StarletteHTTPException)  # ours, and the framework's 404 and 405 too
     async def one_line(request, exc):
@@ -108,7 +119,7 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None) -> Fa
         model = {"classes": reader.classes, "input": list(reader.size)} if reader else None
         return {"scratchnet": __version__, "model": model}
 
-    @app.post("/predict", response_model=Answer, responses={
+    @app.post("/predict", response_model=Answer, openapi_extra=PREDICT_BODY, responses={
         413: {"description": "body over 10 MiB, or an image above the pixel bound"},
         415: {"description": "not an image, or a body declared as something else"},
         422: {"description": "empty, unreadable or blank image, no digit on it, or a form without exactly one `file`"}})
