@@ -284,3 +284,18 @@ def test_queued_experiments_run_and_show_up_with_their_metrics(repo):
     for r in lrs.values():
         assert 0 < float(r["test_accuracy"]) <= 1 and 0 < float(r["best_val_accuracy"]) <= 1
         assert float(r["train_seconds"]) > 0, r  # the git-ignored timing reached the experiment's commit
+
+
+def test_a_temporary_experiment_reads_mnist_through_a_relative_path(repo, mnist):
+    """The README's offline recipe, SCRATCHNET_MNIST_DIR as a path relative to the checkout, holds in
+    an experiment that DVC runs in a copy under .dvc/tmp/exps (--temp, as the queue does)."""
+    relative = os.path.relpath(mnist, repo)
+    assert not os.path.isabs(relative)
+    run = sh(repo, "dvc", "exp", "run", "--temp", "-S", "fetch.dataset=mnist", "-S", "negatives.count=200",
+             "-S", "train.epochs=1", env={"SCRATCHNET_MNIST_DIR": relative}, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    shown = sh(repo, "dvc", "exp", "show", "--csv").stdout.splitlines()
+    header = shown[0].split(",")
+    rows = [dict(zip(header, line.split(","))) for line in shown[1:]]
+    [mnist_row] = [r for r in rows if r.get("fetch.dataset") == "mnist"]
+    assert float(mnist_row["test_accuracy"]) > 0.9, mnist_row

@@ -4,6 +4,7 @@ import http.server
 import json
 import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,6 +61,21 @@ def test_local_mnist_mirror_verifies(mnist, tmp_path):
     record = fetch(out_dir=tmp_path / "raw", dataset="mnist", source=str(mnist))
     assert record["verified"] is True
     assert {k: v["sha256"] for k, v in record["files"].items()} == MNIST_SHA256
+
+
+def test_a_relative_env_var_is_taken_from_the_checkout_even_inside_an_experiment_copy(mnist, tmp_path, monkeypatch):
+    """The README's `SCRATCHNET_MNIST_DIR=../shared/data/mnist`: a queued or --temp experiment runs in
+    CHECKOUT/.dvc/tmp/exps/..., where the same relative path must still mean CHECKOUT/../shared."""
+    checkout = tmp_path / "work" / "checkout"
+    (tmp_path / "work" / "shared" / "data").mkdir(parents=True)
+    (tmp_path / "work" / "shared" / "data" / "mnist").symlink_to(mnist)
+    copy = checkout / ".dvc" / "tmp" / "exps" / "standalone" / "tmp1a2b"
+    copy.mkdir(parents=True)
+    monkeypatch.setenv("SCRATCHNET_MNIST_DIR", "../shared/data/mnist")
+    for where in (checkout, copy):
+        monkeypatch.chdir(where)
+        record = fetch(out_dir=tmp_path / "raw", dataset="mnist")
+        assert record["verified"] and Path(record["source"]) == checkout / "../shared/data/mnist"
 
 
 def test_env_var_replaces_mirrors(mnist, tmp_path, monkeypatch):

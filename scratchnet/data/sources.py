@@ -181,8 +181,25 @@ def resolve_source(dataset: str, source: str) -> str:
     if dataset == "digits":
         return DIGITS_SOURCE
     if dataset == "mnist" and source == "mirrors" and os.environ.get(ENV_DIR):
-        return os.environ[ENV_DIR]
+        folder = Path(os.environ[ENV_DIR]).expanduser()
+        return str(folder if folder.is_absolute() else checkout_root() / folder)
     return source
+
+
+EXPERIMENT_COPIES = Path(".dvc", "tmp", "exps")  # where `dvc exp run --temp` and queued runs work
+
+
+def checkout_root(cwd: Path | None = None) -> Path:
+    """The checkout the user ran from: the current folder, or, inside the copy of the checkout that
+    a temporary or queued experiment runs in (CHECKOUT/.dvc/tmp/exps/...), CHECKOUT itself. A
+    relative SCRATCHNET_MNIST_DIR means the same folder wherever DVC runs the stage."""
+    cwd = Path.cwd() if cwd is None else cwd
+    parts = cwd.parts
+    marker = EXPERIMENT_COPIES.parts
+    for i in range(len(parts) - len(marker), -1, -1):
+        if parts[i:i + len(marker)] == marker:
+            return Path(*parts[:i])
+    return cwd
 
 
 def gather(*, dataset: str, source: str, mirrors: list[str] | None, seed: int, test_size: float) -> tuple[dict[str, np.ndarray], str]:
