@@ -83,7 +83,7 @@ def test_stages_by_hand(tiny_idx, params, tmp_path):
     assert 1 <= json.loads((d / "train.json").read_text())["best_epoch"] <= 3
     assert len((d / "hist.tsv").read_text().splitlines()) == 1 + 3  # header and 3 epochs
     assert "seconds" not in (d / "hist.tsv").read_text()  # wall-clock time lives in timing.json only
-    assert set(json.loads((d / "timing.json").read_text())) == {"train_seconds", "epoch_seconds"}
+    assert set(json.loads((d / "timing.json").read_text())) == {"model_md5", "train_seconds", "epoch_seconds"}
     r = invoke("evaluate", "--model-dir", d / "model", "--data", d / "prep", "--history", d / "hist.tsv",
                "--metrics", d / "eval.json", "--plots", d / "plots", "-p", params)
     assert r.exit_code == 0, r.output
