@@ -1,4 +1,4 @@
-"""Every param has one home, its section's declaration (scratchnet/params/<section>.py): the README
+"""Every param has one home, its section's declaration (scratchnet/params/<section>.py): the docs'
 table, params.yaml's keys, the presets and the stage functions all follow it."""
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ STAGE_FUNCTIONS = {stage: getattr(importlib.import_module(f"stages.{stage}"), st
 
 
 def test_the_readme_params_table_is_generated_from_the_schema():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert reference.readme_with_table(readme) == readme, "run `python -m scratchnet.params.reference --readme README.md`"
+    readme = (ROOT / "docs/params.md").read_text(encoding="utf-8")
+    assert reference.with_table(readme) == readme, "run `python -m scratchnet.params.reference --write docs/params.md`"
 
 
 def test_the_table_check_sees_a_stale_row():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "docs/params.md").read_text(encoding="utf-8")
     stale = readme.replace("| `export.opset` | `15` |", "| `export.opset` | `12` |")
-    assert stale != readme and reference.readme_with_table(stale) != stale
+    assert stale != readme and reference.with_table(stale) != stale
 
 
 def test_params_yaml_holds_exactly_the_schema_keys():

@@ -23,7 +23,7 @@ SCIENTIFIC = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 @dataclass(frozen=True)
 class Field:
     """One key of params.yaml: its type, default, allowed values and what it means (the README's
-    params table is generated from these: `python -m scratchnet.params.reference --readme README.md`)."""
+    params table is generated from these: `python -m scratchnet.params.reference --write docs/params.md`)."""
 
     kind: type | tuple[type, ...]
     default: Any = None
