@@ -1,6 +1,11 @@
 """The project's error types: every one is a ScratchnetError, which the CLI turns into one line and exit 1."""
 
 
+# what Python's zipfile raises for a damaged .npz besides BadZipFile: flag bits claiming encryption
+# or a format it does not implement (found by tests/test_fuzz.py)
+ZIP_REFUSALS = (NotImplementedError, RuntimeError)
+
+
 class ScratchnetError(Exception):
     """A problem the user can fix: bad data, bad params, a missing or corrupt file."""
 

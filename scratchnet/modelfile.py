@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import atomic
-from .errors import ModelFormatError
+from .errors import ZIP_REFUSALS, ModelFormatError
 from .nn import Sequential, SpecError, build
 
 FORMAT = "scratchnet-model"
@@ -76,7 +76,7 @@ def read_arrays(path: Path, expected: dict[str, dict]) -> dict[str, np.ndarray]:
         if "pickle" in str(e).lower():
             raise ModelFormatError(f"{path}: holds a pickled object array; refusing to load it") from None
         raise ModelFormatError(f"{path}: unreadable ({e})") from None
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError, *ZIP_REFUSALS) as e:
         raise ModelFormatError(f"{path}: not a readable .npz ({e})") from None
     for name, a in arrays.items():
         want = expected[name]

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from .checkout import in_experiment_copy
 from .errors import ScratchnetError
 from .params.schema import Section, parse_override
 
@@ -56,9 +57,10 @@ def _state_of_outputs() -> str:
     if not stage:
         return "outputs from earlier runs were left as they were"
     if stage == "check":
-        if os.environ.get("DVC_EXP_BASELINE_REV"):  # `dvc exp run -S` wrote its values into params.yaml first
-            return ("no other stage ran; their outputs are as they were; params.yaml keeps the values `-S` set: "
-                    "`git diff params.yaml` shows them, `git checkout params.yaml` undoes every uncommitted change there")
+        if os.environ.get("DVC_EXP_BASELINE_REV") and not in_experiment_copy():
+            # a workspace `dvc exp run -S` wrote its values into this params.yaml before check ran
+            return ("no other stage ran; their outputs are as they were; params.yaml may keep values `dvc exp run -S` "
+                    "set: `git diff params.yaml` shows them, `git checkout params.yaml` undoes every uncommitted change there")
         return "no other stage ran; their outputs are as they were"
     if not _cached(stage):
         return (f"DVC removed this stage's outputs before running it, and its cache holds no recorded ones to restore; "
@@ -69,7 +71,14 @@ def _state_of_outputs() -> str:
 def _cached(stage: str) -> bool:
     """Whether dvc.lock records outputs for `stage` and DVC's local cache holds every one of them,
     so that `dvc checkout STAGE` can restore them. DVC runs a stage's command in the folder of its
-    dvc.yaml, which holds dvc.lock and .dvc/."""
+    dvc.yaml, which holds dvc.lock and .dvc/. It only picks a hint, so any doubt is False."""
+    try:
+        return _all_cached(stage)
+    except Exception:  # an unreadable dvc.lock or config must not hide the error being reported
+        return False
+
+
+def _all_cached(stage: str) -> bool:
     import configparser
 
     import yaml

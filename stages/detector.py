@@ -17,7 +17,7 @@ import typer
 from scratchnet import atomic, modelfile
 from scratchnet.data.splits import load_split, model_input
 from scratchnet.detector import Rule, beside, calibrate
-from scratchnet.errors import DataError, ModelFormatError
+from scratchnet.errors import ZIP_REFUSALS, DataError, ModelFormatError
 from scratchnet.onnx_export import infer, session
 from scratchnet.params.detector import SECTION
 from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
@@ -31,7 +31,7 @@ def read_negatives(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
     try:
         with np.load(path, allow_pickle=False) as z:
             negatives = z["x"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, *ZIP_REFUSALS) as e:
         raise DataError(f"{path}: cannot read the non-digits ({e}); {again}") from None
     if negatives.shape[1:] != tuple(image_shape):
         raise DataError(f"{path}: images {negatives.shape[1:]} but the model reads {tuple(image_shape)}; {again}")

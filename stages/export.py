@@ -1,5 +1,6 @@
-"""export: the trained model as ONNX (checked with onnx.checker and onnxruntime against the NumPy
-model on the test split), plus our own format and a model card, in artifacts/export/."""
+"""export: the trained model as ONNX (checked with onnx.checker, and against the NumPy model by
+onnxruntime on the test split and ONNX's reference implementation on part of it), plus our own
+format and a model card, in artifacts/export/."""
 
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def main(
     params_file: ParamsFile = Path("params.yaml"),
     changes: SetOption = None,
 ) -> None:
-    """Export to ONNX and check it with onnx.checker and onnxruntime against the NumPy model."""
+    """Export to ONNX and check it against the NumPy model in onnxruntime and ONNX's reference implementation."""
     def go():
         r = export(model_dir=model_dir, data_dir=data, eval_path=eval_metrics, out_dir=out, metrics_path=metrics,
                    **settings(SECTION, params_file, changes))

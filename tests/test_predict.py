@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from scratchnet.errors import ImageError
-from scratchnet.serving.predict import predict
+from scratchnet.serving.predict import mnist_like, predict
 from scratchnet.vision.images import mnist_style, to_gray
 from tests.support.cli import invoke
 
@@ -95,6 +95,12 @@ def test_an_npz_is_read_only_when_it_is_what_the_model_reads(digits_model, tmp_p
     assert sum(r["digit"] == d for r, d in zip(results[:10], range(10))) >= 8  # load_digits' first ten are 0..9
     assert all("dark ink on a light ground" in r["error"] for r in results[10:21])
     assert "looks blank" in results[21]["error"]
+    every = bundled_digits(2000)  # all 1,797: small digits whose ink reaches the edge are digits too
+    for image in every:
+        mnist_like(image, "digit")
+    for image in 1 - every:
+        with pytest.raises(ImageError, match="dark ink on a light ground"):
+            mnist_like(image, "inverted")
     np.savez(tmp_path / "loud.npz", x=digits * 255)  # floats must be in [0, 1]; uint8 is 0-255
     [loud] = predict([tmp_path / "loud.npz"], digits_model)
     assert "float images must lie in [0, 1]" in loud["error"] and "white ink on black" in loud["error"]

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, ParamsError
+from ..errors import ZIP_REFUSALS, DataError, ParamsError
 from .idx import idx_bytes, read_idx
+from ..checkout import checkout_root
 from .raw import FILES, SPLITS, check_pair
 
 MNIST_SHA256 = {
@@ -131,7 +132,7 @@ def from_archive(path: Path) -> dict[str, np.ndarray]:
                             lambda m: t.extractfile(m).read())
             else:
                 raise DataError(f"{path}: not a folder, a .tar(.gz) or a .zip archive")
-        except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError) as e:
+        except (OSError, EOFError, zipfile.BadZipFile, tarfile.TarError, *ZIP_REFUSALS) as e:
             raise DataError(f"{path}: corrupt archive ({e})") from None
         return from_folder(Path(tmp))
 
@@ -181,25 +182,11 @@ def resolve_source(dataset: str, source: str) -> str:
     if dataset == "digits":
         return DIGITS_SOURCE
     if dataset == "mnist" and source == "mirrors" and os.environ.get(ENV_DIR):
-        folder = Path(os.environ[ENV_DIR]).expanduser()
-        return str(folder if folder.is_absolute() else checkout_root() / folder)
-    return source
-
-
-EXPERIMENT_COPIES = Path(".dvc", "tmp", "exps")  # where `dvc exp run --temp` and queued runs work
-
-
-def checkout_root(cwd: Path | None = None) -> Path:
-    """The checkout the user ran from: the current folder, or, inside the copy of the checkout that
-    a temporary or queued experiment runs in (CHECKOUT/.dvc/tmp/exps/...), CHECKOUT itself. A
-    relative SCRATCHNET_MNIST_DIR means the same folder wherever DVC runs the stage."""
-    cwd = Path.cwd() if cwd is None else cwd
-    parts = cwd.parts
-    marker = EXPERIMENT_COPIES.parts
-    for i in range(len(parts) - len(marker), -1, -1):
-        if parts[i:i + len(marker)] == marker:
-            return Path(*parts[:i])
-    return cwd
+        source = os.environ[ENV_DIR]
+    elif source in ("mirrors", "openml"):
+        return source
+    local = Path(source).expanduser()  # a folder or archive: a relative one is the checkout's
+    return str(local if local.is_absolute() else checkout_root() / local)
 
 
 def gather(*, dataset: str, source: str, mirrors: list[str] | None, seed: int, test_size: float) -> tuple[dict[str, np.ndarray], str]:

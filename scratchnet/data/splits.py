@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import ZIP_REFUSALS, DataError
 
 
 def load_split(path: Path | str) -> dict[str, np.ndarray]:
@@ -25,7 +25,7 @@ def load_split(path: Path | str) -> dict[str, np.ndarray]:
             split = {k: z[k] for k in ("x", "y", "labels")}
     except KeyError as e:
         raise DataError(f"{path}: missing array {e}") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:  # truncated, bit-flipped
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, *ZIP_REFUSALS) as e:  # truncated, bit-flipped
         raise DataError(f"{path}: not a readable .npz ({e}); `dvc repro preprocess` makes it again") from None
     x, y, labels = split["x"], split["y"], split["labels"]
     if x.ndim != 3 or x.dtype != np.float32 or y.ndim != 2 or len(y) != len(x) or labels.shape != (len(x),):

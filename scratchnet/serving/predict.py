@@ -19,13 +19,14 @@ import numpy as np
 
 from .. import modelfile, nn
 from ..detector import MAX_OTHER_MARKS, Rule, beside
-from ..errors import ImageError, ModelFormatError, ScratchnetError
+from ..errors import ZIP_REFUSALS, ImageError, ModelFormatError, ScratchnetError
 from ..onnx_export import infer
 from ..vision.images import prepare, to_gray
 
 NPZ_RULES = ("an .npz holds `x` (or one array): images (N, H, W) at the model's input size, uint8 0-255 or "
              "float in [0, 1], white ink on black as MNIST")
-MAX_BORDER = 0.25  # mean of an image's outer ring: MNIST's is about 0, a dark-on-light picture's near 1
+MAX_BORDER = 0.5  # mean of an image's outer ring: MNIST's is about 0, a small digit's that reaches the edge
+# under a third, a dark-on-light picture's near 1
 MAX_BRIGHT = 0.5  # share of pixels above half brightness: MNIST digits cover under a third of theirs
 MIN_INK = 0.15  # the brightest pixel of a digit: below this, nothing stands out
 
@@ -38,7 +39,7 @@ def _load_npz(path: Path, size: tuple[int, int]) -> np.ndarray:
             if key is None:
                 raise ImageError(f"{path}: holds no arrays")
             x = z[key]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:  # truncated, bit-flipped
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, *ZIP_REFUSALS) as e:  # truncated, bit-flipped
         raise ImageError(f"{path}: not a readable .npz of images ({e})") from None
     if x.ndim == 4 and x.shape[1] == 1:
         x = x[:, 0]
@@ -102,7 +103,7 @@ class Reader:
             n_features = session.get_outputs()[1].shape[1]
             if np.ndim(rule.threshold) != 0 or rule.mean.shape != (n_features,):
                 raise ValueError(f"it reads {rule.mean.shape[0]} features, the model gives {n_features}")
-        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, nn.SpecError) as e:
+        except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, nn.SpecError, *ZIP_REFUSALS) as e:
             raise ModelFormatError(f"{cal_path}: not a readable calibration ({e})") from None
         _, h, w = manifest["input_shape"]
         return cls(session, manifest["classes"], (h, w), rule)
