@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,26 +72,36 @@ def draw(page, strokes):
         page.mouse.up()
 
 
-def test_drawn_digits_are_read_on_the_page(server, tmp_path):
-    shots = Path(os.environ.get("SCRATCHNET_SCREENSHOT_DIR") or tmp_path)
-    read, errors, offsite = {}, [], []
+@contextmanager
+def browser_page(server, width, height, errors=None, offsite=None):
+    """A Chromium page of width x height; with errors and offsite (lists), it records script errors
+    and refuses, recording them, requests anywhere but the server."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 820, "height": 620})
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server)
-                       else (offsite.append(route.request.url), route.abort()))
-            page.goto(server + "/")
-            for digit, strokes in DIGITS.items():
-                page.click("#clear")
-                draw(page, strokes)
-                page.wait_for_function("document.querySelector('#seen').src.startsWith('data:image/png')", timeout=10_000)
-                read[digit] = page.inner_text("#answer").strip()
-                if digit == 3:
-                    page.screenshot(path=str(shots / "serve-page.png"))
+            page = browser.new_page(viewport={"width": width, "height": height})
+            if errors is not None:
+                page.on("pageerror", lambda e: errors.append(str(e)))
+            if offsite is not None:
+                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server)
+                           else (offsite.append(route.request.url), route.abort()))
+            yield page
         finally:
             browser.close()
+
+
+def test_drawn_digits_are_read_on_the_page(server, tmp_path):
+    shots = Path(os.environ.get("SCRATCHNET_SCREENSHOT_DIR") or tmp_path)
+    read, errors, offsite = {}, [], []
+    with browser_page(server, 820, 620, errors, offsite) as page:
+        page.goto(server + "/")
+        for digit, strokes in DIGITS.items():
+            page.click("#clear")
+            draw(page, strokes)
+            page.wait_for_function("document.querySelector('#seen').src.startsWith('data:image/png')", timeout=10_000)
+            read[digit] = page.inner_text("#answer").strip()
+            if digit == 3:
+                page.screenshot(path=str(shots / "serve-page.png"))
     assert not errors and not offsite, (errors, offsite)
     assert read == {d: str(d) for d in DIGITS}, read
     assert (shots / "serve-page.png").stat().st_size > 10_000
@@ -99,24 +110,19 @@ def test_drawn_digits_are_read_on_the_page(server, tmp_path):
 @pytest.mark.parametrize("width", [320, 390, 1280])
 def test_the_page_fits_phones_and_desktops_and_answers_an_empty_read(server, tmp_path, width):
     missing = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": 800})
-            page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
-            page.goto(server + "/")
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(tmp_path / f"page-{width}.png"), full_page=True)
-            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{overflow} px wider than a {width} px screen"
-            assert page.evaluate("getComputedStyle(document.querySelector('#seen')).visibility") == "hidden"
-            page.click("#read")  # nothing drawn yet
-            assert "Draw a digit first" in page.inner_text("#verdict")
-            draw(page, DIGITS[1])
-            page.wait_for_function("document.querySelector('#seen').src.startsWith('data:image/png')", timeout=10_000)
-            assert page.evaluate("getComputedStyle(document.querySelector('#seen')).visibility") == "visible"
-        finally:
-            browser.close()
+    with browser_page(server, width, 800) as page:
+        page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
+        page.goto(server + "/")
+        page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(tmp_path / f"page-{width}.png"), full_page=True)
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{overflow} px wider than a {width} px screen"
+        assert page.evaluate("getComputedStyle(document.querySelector('#seen')).visibility") == "hidden"
+        page.click("#read")  # nothing drawn yet
+        assert "Draw a digit first" in page.inner_text("#verdict")
+        draw(page, DIGITS[1])
+        page.wait_for_function("document.querySelector('#seen').src.startsWith('data:image/png')", timeout=10_000)
+        assert page.evaluate("getComputedStyle(document.querySelector('#seen')).visibility") == "visible"
     assert not missing, missing  # the favicon included
 
 
@@ -130,26 +136,18 @@ def test_the_api_docs_render_offline_and_try_it_out_answers(server, tmp_path):
     ImageDraw.Draw(im).line([(50, 40), (150, 40), (85, 170)], fill=0, width=14)
     im.save(picture)
     errors, offsite = [], []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server)
-                       else (offsite.append(route.request.url), route.abort()))
-            page.goto(server + "/docs")
-            operation = page.locator("#operations-default-predict_predict_post")
-            operation.wait_for(timeout=15_000)
-            assert "POST" in operation.inner_text() and "/predict" in operation.inner_text()
-            operation.locator(".opblock-summary").click()
-            operation.locator("button.try-out__btn").click()
-            operation.locator("input[type=file]").set_input_files(str(picture))
-            operation.locator("button.execute").click()
-            body = operation.locator(".responses-wrapper .live-responses-table .response-col_description pre")
-            body.first.wait_for(timeout=15_000)
-            answer = body.first.inner_text()
-            page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
-        finally:
-            browser.close()
+    with browser_page(server, 1100, 900, errors, offsite) as page:
+        page.goto(server + "/docs")
+        operation = page.locator("#operations-default-predict_predict_post")
+        operation.wait_for(timeout=15_000)
+        assert "POST" in operation.inner_text() and "/predict" in operation.inner_text()
+        operation.locator(".opblock-summary").click()
+        operation.locator("button.try-out__btn").click()
+        operation.locator("input[type=file]").set_input_files(str(picture))
+        operation.locator("button.execute").click()
+        body = operation.locator(".responses-wrapper .live-responses-table .response-col_description pre")
+        body.first.wait_for(timeout=15_000)
+        answer = body.first.inner_text()
+        page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
     assert not errors and not offsite, (errors, offsite)
     assert '"digit": 7' in answer, answer

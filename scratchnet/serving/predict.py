@@ -20,15 +20,14 @@ import numpy as np
 from .. import modelfile, nn
 from ..detector import MAX_OTHER_MARKS, Rule, beside
 from ..errors import ZIP_REFUSALS, ImageError, ModelFormatError, ScratchnetError
-from ..onnx_export import infer
-from ..vision.images import prepare, to_gray
+from ..onnx_export import infer, session
+from ..vision.images import MIN_CONTRAST, blank, prepare, to_gray
 
 NPZ_RULES = ("an .npz holds `x` (or one array): images (N, H, W) at the model's input size, uint8 0-255 or "
              "float in [0, 1], white ink on black as MNIST")
 MAX_BORDER = 0.5  # mean of an image's outer ring: MNIST's is about 0, a small digit's that reaches the edge
 # under a third, a dark-on-light picture's near 1
 MAX_BRIGHT = 0.5  # share of pixels above half brightness: MNIST digits cover under a third of theirs
-MIN_INK = 0.15  # the brightest pixel of a digit: below this, nothing stands out
 
 
 def _load_npz(path: Path, size: tuple[int, int]) -> np.ndarray:
@@ -59,8 +58,8 @@ def mnist_like(image: np.ndarray, name: str) -> None:
     """Refuse an image (H, W) in [0, 1] from an .npz that is not what the model was trained on: blank,
     or dark ink on a light ground (its border bright, or most of it bright). The model would give a
     confident answer to either; a picture file goes through images.py instead, which handles both."""
-    if image.max() < MIN_INK:
-        raise ImageError(f"{name}: looks blank (no ink stands out from the background); nothing to classify", "blank")
+    if image.max() < MIN_CONTRAST:
+        raise blank(name)
     ring = np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
     if ring.mean() > MAX_BORDER or (image > 0.5).mean() > MAX_BRIGHT:
         raise ImageError(f"{name}: looks like dark ink on a light ground; {NPZ_RULES} (invert it as 1 - x, or save it "
@@ -80,8 +79,6 @@ class Reader:
     def load(cls, export_dir: Path | str, detector: Path | str | None = None) -> Reader:
         """The model exported to export_dir and its `uncertain` detector (default: beside it, where
         the detector stage writes it)."""
-        import onnxruntime as ort
-
         export_dir = Path(export_dir)
         if not (export_dir / modelfile.MANIFEST).is_file():
             where = "" if export_dir.is_absolute() else f" (looked in {export_dir.resolve()})"
@@ -93,20 +90,20 @@ class Reader:
             if not path.is_file():
                 raise ModelFormatError(f"{path}: not found (run `scratchnet {stage}` or `dvc repro {stage}` first)")
         try:
-            session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+            sess = session(onnx_path)
         except Exception as e:  # onnxruntime raises its own exception types for a bad file
             raise ModelFormatError(f"{onnx_path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
         try:
             with np.load(cal_path, allow_pickle=False) as z:
                 rule = Rule({k: z[k] for k in z.files})
             rule.score(rule.mean[None])  # the detector runs
-            n_features = session.get_outputs()[1].shape[1]
+            n_features = sess.get_outputs()[1].shape[1]
             if np.ndim(rule.threshold) != 0 or rule.mean.shape != (n_features,):
                 raise ValueError(f"it reads {rule.mean.shape[0]} features, the model gives {n_features}")
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, nn.SpecError, *ZIP_REFUSALS) as e:
             raise ModelFormatError(f"{cal_path}: not a readable calibration ({e})") from None
         _, h, w = manifest["input_shape"]
-        return cls(session, manifest["classes"], (h, w), rule)
+        return cls(sess, manifest["classes"], (h, w), rule)
 
     def classify(self, images: np.ndarray, other_marks: list[int] | None = None) -> list[dict]:
         """Results for images (N, H, W) in [0, 1], MNIST-style."""

@@ -84,6 +84,11 @@ def to_gray(source: Path | str | bytes, *, name: str | None = None) -> np.ndarra
         raise ImageError(f"{path}: cannot decode ({e})") from None
 
 
+def blank(name: str) -> ImageError:
+    """The error for a picture (or array) where no ink reaches MIN_CONTRAST."""
+    return ImageError(f"{name}: looks blank (no ink stands out from the background); nothing to classify", "blank")
+
+
 WORK_SIDE = 320  # a page is analysed at most this many pixels on its long side: enough for a digit
 
 
@@ -149,7 +154,7 @@ def find_digit(ink: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, int
     mask = ink > t
     strong = float(np.percentile(ink[mask], 90)) if mask.any() else 0.0
     if strong < MIN_CONTRAST:
-        raise ImageError(f"{name}: looks blank (no ink stands out from the background); nothing to classify", "blank")
+        raise blank(name)
     if mask.mean() > MAX_INK_FRACTION:
         raise ImageError(f"{name}: no digit found: marks cover {mask.mean():.0%} of the page, more than a digit does "
                          "(noise or texture?)", "no_digit")
