@@ -8,6 +8,10 @@ input of its last dense layer) and is trained to tell training digits from drawn
 (stages/negatives.py). An image is uncertain when its "not a digit" probability is above the level
 that only detector.flag_rate of the held-back validation digits reach (params.yaml).
 
+The drawn non-digits are counter-examples to digits, so the detector is built for digit datasets
+only (negatives.detector: auto); for any other, the negatives stage draws nothing and the rule is
+off (OFF in uncertainty.npz says why), so no clean circle of a shapes dataset is called uncertain.
+
 predict adds a page-level rule: more than MAX_OTHER_MARKS other sizeable marks on the page (text, a
 form) means it is no single digit.
 """
@@ -19,9 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from . import nn
+from .digit_datasets import OFF
 
 MAX_OTHER_MARKS = 3  # digit pages show at most 3 (a test digit's own stray blobs), text dozens
 FILE = "uncertainty.npz"
+CARD = "detector-card.md"  # beside FILE: what the detector was built on
 DETECTOR = [{"type": "dense", "units": 64}, {"type": "relu"}, {"type": "dense", "units": "classes"}]
 
 
@@ -38,19 +44,27 @@ def _not_digit(detector: nn.Sequential, features: np.ndarray, mean: np.ndarray, 
 
 class Rule:
     """The rule from its arrays (uncertainty.npz), its detector built once: what predict and serve
-    keep for every request. A missing array is a KeyError, a detector of the wrong shape a SpecError."""
+    keep for every request. A missing array is a KeyError, a detector of the wrong shape a SpecError.
+    A rule left off (OFF) flags nothing: `off` says why."""
 
     def __init__(self, cal: dict[str, np.ndarray]):
+        self.off = str(cal[OFF]) if OFF in cal else None
+        if self.off is not None:
+            return
         self.mean, self.scale, self.threshold = cal["mean"], cal["scale"], cal["threshold"]
         weights = {k.removeprefix("detector."): v for k, v in cal.items() if k.startswith("detector.")}
         self.detector = nn.build(DETECTOR, self.mean.shape, 2, np.random.default_rng(0), weights=weights)
 
     def score(self, features: np.ndarray) -> np.ndarray:
-        """(N,) the detector's probability that each image (its features (N, D)) is not a digit."""
+        """(N,) the detector's probability that each image (its features (N, D)) is not a digit (0 when off)."""
+        if self.off is not None:
+            return np.zeros(len(features), np.float32)
         return _not_digit(self.detector, features, self.mean, self.scale)
 
     def flags(self, features: np.ndarray) -> np.ndarray:
         """(N,) bool: the model's answer should not be trusted."""
+        if self.off is not None:
+            return np.zeros(len(features), bool)
         return self.score(features) > self.threshold
 
 

@@ -10,8 +10,9 @@ MODEL_CARD = """# scratchnet model card
 - **Training recipe**: {recipe}
 - **Data**: {dataset}; pixels scaled to [0, 1] (pixel / 255), white ink on black, images (N, 1, H, W).
 - **Test metrics**: accuracy {accuracy:.4f}, loss {loss:.4f}.
-- **Uncertainty**: the `uncertain` flag comes from the detector stage's `uncertainty.npz`, calibrated
-  apart from this export (artifacts/detector/; its rate on the test digits: artifacts/metrics/detector.json).
+- **Uncertainty**: the `uncertain` flag comes from the detector stage's `uncertainty.npz`, built apart
+  from this export for digit datasets only; `detector-card.md` beside it says what it was built on, or
+  why it is off (artifacts/detector/).
 - **ONNX check** (opset {opset}): onnxruntime matched on {images} test images, max |p - p'| = {max_abs_diff:.2e},
   and ONNX's reference implementation on {reference_images}, max |p - p'| = {reference_max_abs_diff:.2e}
   (tolerance {tolerance:.0e}).
@@ -38,12 +39,13 @@ weights = np.load("model.npz", allow_pickle=False)
 """
 
 
-def render(*, model, manifest: dict, check: dict, evaluation: dict, test_images: int, image_shape: tuple) -> str:
-    """The card for `model` (a Sequential) saved with `manifest`, its ONNX `check` result and test `evaluation`."""
+def render(*, model, manifest: dict, check: dict, evaluation: dict, data: str) -> str:
+    """The card for `model` (a Sequential) saved with `manifest`, its ONNX `check` result, test
+    `evaluation` and the `data` it was built on, in words (scratchnet.data.meta.describe)."""
     return MODEL_CARD.format(
         n_weights=model.num_parameters(), input_shape=tuple(model.input_shape), n_classes=len(manifest["classes"]),
         layers="\n".join(f"  {i}. {c}" for i, c in enumerate(manifest["architecture"])),
-        recipe=manifest.get("recipe", {}), dataset=f"{test_images} test images of {image_shape}",
+        recipe=manifest.get("recipe", {}), dataset=data,
         accuracy=evaluation.get("test_accuracy", float("nan")), loss=evaluation.get("test_loss", float("nan")),
         **check,
     )

@@ -2,7 +2,9 @@
 
 Reads the exported ONNX model's penultimate features of training digits and of the drawn non-digits,
 trains the detector to tell them apart, and sets its threshold on the validation digits. Writes
-artifacts/detector/uncertainty.npz, and the share of test digits it flags to a metrics JSON.
+artifacts/detector/uncertainty.npz, detector-card.md beside it (what it was built on), and the share
+of test digits it flags to a metrics JSON. When the negatives stage drew nothing (not a digit
+dataset), the rule is written off, with the reason, and there is no rate to report.
 """
 
 from __future__ import annotations
@@ -15,27 +17,56 @@ import numpy as np
 import typer
 
 from scratchnet import atomic, modelfile
+from scratchnet.data.meta import describe
 from scratchnet.data.splits import load_split, model_input
-from scratchnet.detector import Rule, beside, calibrate
+from scratchnet.detector import CARD as CARD_FILE
+from scratchnet.detector import MAX_OTHER_MARKS, Rule, beside, calibrate
+from scratchnet.digit_datasets import OFF
 from scratchnet.errors import ZIP_REFUSALS, DataError, ModelFormatError
 from scratchnet.onnx_export import infer, session
 from scratchnet.params.detector import SECTION
 from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
 
 
-def read_negatives(path: Path, image_shape: tuple[int, ...]) -> np.ndarray:
-    """The drawn non-digits (N, H, W) as float32 in [0, 1], checked against the model's image size."""
+def read_negatives(path: Path, image_shape: tuple[int, ...]) -> tuple[np.ndarray, str | None]:
+    """(the drawn non-digits (N, H, W) as float32 in [0, 1], checked against the model's image size;
+    why the detector is off, or None)."""
     again = "run `scratchnet negatives` or `dvc repro negatives`"
     if not path.is_file():
         raise DataError(f"{path}: not found ({again} first)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            negatives = z["x"]
+            negatives, off = z["x"], (str(z[OFF]) if OFF in z.files else None)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, *ZIP_REFUSALS) as e:
         raise DataError(f"{path}: cannot read the non-digits ({e}); {again}") from None
     if negatives.shape[1:] != tuple(image_shape):
         raise DataError(f"{path}: images {negatives.shape[1:]} but the model reads {tuple(image_shape)}; {again}")
-    return negatives.astype(np.float32) / 255
+    if off is None and not len(negatives):
+        raise DataError(f"{path}: holds no non-digits; {again}")
+    return negatives.astype(np.float32) / 255, off
+
+
+CARD = """# The `uncertain` detector
+
+- **For**: {model} in {export_dir}, trained on {data}.
+{built}
+"""
+
+
+def card(*, export_dir: Path, data: str, off: str | None, digits: int = 0, negatives: int = 0,
+         val: int = 0, flag_rate: float = 0.0, test_rate: float = 0.0, test: int = 0) -> str:
+    """detector-card.md: what the detector beside a model was built on, or why it is off."""
+    if off is not None:
+        built = (f"- **Off**: {off}. predict and serve flag `uncertain` only for a page with more than "
+                 f"{MAX_OTHER_MARKS} other marks on it.")
+    else:
+        built = (f"- **Built on**: the model's penultimate features of {digits:,} training images of that data "
+                 f"(label: digit) against {negatives:,} drawn non-digits (letters, shapes, scribbles: stages/negatives.py).\n"
+                 f"- **Threshold**: set to flag {flag_rate:.2%} of the {val:,} validation images; it flags "
+                 f"{test_rate:.2%} of the {test:,} test images (artifacts/metrics/detector.json).")
+    manifest = modelfile.read_manifest(export_dir)
+    model = f"the `{manifest['recipe']['model']}` model" if "model" in manifest.get("recipe", {}) else "the model"
+    return CARD.format(model=model, export_dir=export_dir, data=data, built=built)
 
 
 def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Path | str,
@@ -54,7 +85,14 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
     train, val, test = (load_split(data_dir / f"{name}.npz") for name in ("train", "val", "test"))
     if not len(val["x"]):
         val = train  # no held-back split: calibrate on training digits
-    negatives = read_negatives(Path(negatives_path), input_shape[1:])
+    negatives, off = read_negatives(Path(negatives_path), input_shape[1:])
+    data = describe(data_dir)
+    out_path = Path(out_path)
+    if off is not None:
+        atomic.write_npz(out_path, **{OFF: np.array(off)})
+        atomic.write_text(out_path.with_name(CARD_FILE), card(export_dir=export_dir, data=data, off=off))
+        atomic.write_json(metrics_path, {})  # no rule, no rate: an empty record, not a flattering 0
+        return {"off": off}
     rng = np.random.default_rng(s["seed"])
     pick = np.sort(rng.choice(len(train["x"]), min(s["positives"], len(train["x"])), replace=False))
     _, digits = infer(sess, model_input({"x": train["x"][pick]}, input_shape))
@@ -65,6 +103,9 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
     _, test_features = infer(sess, model_input(test, input_shape))
     metrics = {"uncertain_test_rate": float(Rule(cal).flags(test_features).mean())}
     atomic.write_npz(out_path, **cal)
+    atomic.write_text(out_path.with_name(CARD_FILE), card(
+        export_dir=export_dir, data=data, off=None, digits=len(pick), negatives=len(negatives), val=len(val["x"]),
+        flag_rate=s["flag_rate"], test_rate=metrics["uncertain_test_rate"], test=len(test["x"])))
     atomic.write_json(metrics_path, metrics)
     return metrics
 
@@ -90,7 +131,10 @@ def main(
         out_path = out if out is not None else beside(model)
         m = detector(export_dir=model, data_dir=data, negatives_path=negatives_path, out_path=out_path,
                                metrics_path=metrics, **settings(SECTION, params_file, changes))
-        say(f"detector in {out_path}: flags {m['uncertain_test_rate']:.2%} of the test digits")
+        if "off" in m:
+            say(f"detector off ({out_path}): {m['off']}")
+        else:
+            say(f"detector in {out_path}: flags {m['uncertain_test_rate']:.2%} of the test digits")
 
     run(go)
 

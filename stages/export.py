@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from scratchnet import atomic, model_card, modelfile
+from scratchnet.data.meta import describe
 from scratchnet.data.splits import load_split, model_input
 from scratchnet.errors import ExportError
 from scratchnet.onnx_export import infer, reference_probabilities, session, to_onnx, verify
@@ -41,8 +42,7 @@ def export(*, model_dir: Path | str, data_dir: Path | str, eval_path: Path | str
     second = verify(reference_probabilities(proto, subset), model, subset, tolerance, runtime="ONNX's reference implementation")
     result.update(reference_images=second["images"], reference_max_abs_diff=second["max_abs_diff"])
     evaluation = json.loads(Path(eval_path).read_text()) if Path(eval_path).is_file() else {}
-    card = model_card.render(model=model, manifest=manifest, check=result, evaluation=evaluation,
-                             test_images=len(test["x"]), image_shape=test["x"].shape[1:])
+    card = model_card.render(model=model, manifest=manifest, check=result, evaluation=evaluation, data=describe(data_dir))
     with atomic.atomic_dir(out_dir) as tmp:
         (tmp / "model.onnx").write_bytes(onnx_bytes)
         for name in (modelfile.ARRAYS, modelfile.MANIFEST):

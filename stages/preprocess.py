@@ -27,10 +27,11 @@ def preprocess(*, raw_dir: Path | str, out_dir: Path | str, **settings) -> dict:
     raw, sha = read_raw(raw_dir)
     num_classes = class_count(raw, s["num_classes"])
     images, labels = raw["train"]
-    n_val = val_count(s["val_size"], len(images), dataset_name(raw_dir))
+    dataset = dataset_name(raw_dir)
+    n_val = val_count(s["val_size"], len(images), dataset)
     perm = np.random.default_rng(s["seed"]).permutation(len(images))
     parts = {"train": np.sort(perm[n_val:]), "val": np.sort(perm[:n_val])}
-    meta = {"num_classes": num_classes, "image_shape": list(images.shape[1:]), "scale": "pixel / 255",
+    meta = {"dataset": dataset, "num_classes": num_classes, "image_shape": list(images.shape[1:]), "scale": "pixel / 255",
             "splits": {}, "input_sha256": sha}
     with atomic.atomic_dir(out_dir) as tmp:
         for split in ("train", "val", "test"):

@@ -95,6 +95,11 @@ def test_stages_by_hand(tiny_idx, params, tmp_path):
     r = invoke(*detector)
     assert r.exit_code == 1 and "neg.npz: not found (run `scratchnet negatives`" in r.output, r.output
     r = invoke("negatives", "--data", d / "prep", "--out", d / "neg.npz", "-p", params, "--set", "count=200")
+    assert r.exit_code == 0 and "drew no non-digits: the `uncertain` detector stays off" in r.output, r.output  # idx: not digits
+    r = invoke(*detector)
+    assert r.exit_code == 0 and "detector off" in r.output, r.output
+    r = invoke("negatives", "--data", d / "prep", "--out", d / "neg.npz", "-p", params, "--set", "count=200",
+               "--set", "detector=true")  # digits of your own, as IDX files
     assert r.exit_code == 0 and "drew 200 non-digits" in r.output, r.output
     r = invoke(*detector)
     assert r.exit_code == 0, r.output

@@ -40,10 +40,10 @@ def test_drawings_look_like_mnist_inputs():
 
 def test_stage_writes_the_prepared_size_byte_identically(tmp_path):
     (tmp_path / "prepared").mkdir()
-    (tmp_path / "prepared" / "meta.json").write_text(json.dumps({"image_shape": [8, 8]}))
+    (tmp_path / "prepared" / "meta.json").write_text(json.dumps({"dataset": "digits", "image_shape": [8, 8]}))
     first = negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "a.npz", count=300, seed=1)
     negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "b.npz", count=300, seed=1)
-    assert first == {"count": 300, "image_shape": [8, 8]}
+    assert first == {"count": 300, "image_shape": [8, 8], "off": None}
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     with np.load(tmp_path / "a.npz", allow_pickle=False) as z:
         assert z["x"].shape == (300, 8, 8)
@@ -87,3 +87,43 @@ def test_a_missing_detector_names_the_stage_that_makes_it(digits_model, tmp_path
     shutil.copytree(digits_model, tmp_path / "export")
     with pytest.raises(ModelFormatError, match=r"uncertainty.npz: not found \(run `scratchnet detector`"):
         Reader.load(tmp_path / "export")
+
+
+@pytest.mark.parametrize(("dataset", "setting", "drawn"), [
+    ("mnist", "auto", True), ("digits", "auto", True), ("idx", "auto", False), (None, "auto", False),
+    ("idx", True, True), ("mnist", False, False),
+])
+def test_non_digits_are_drawn_for_digit_datasets_unless_the_param_says(tmp_path, dataset, setting, drawn):
+    (tmp_path / "meta.json").write_text(json.dumps({"dataset": dataset, "image_shape": [8, 8]}))
+    r = negatives(data_dir=tmp_path, out_path=tmp_path / "n.npz", count=100, detector=setting)
+    with np.load(tmp_path / "n.npz", allow_pickle=False) as z:
+        assert len(z["x"]) == (100 if drawn else 0) and z["x"].shape[1:] == (8, 8)
+        assert ("off" in z.files) == (not drawn) and (r["off"] is None) == drawn
+    if not drawn:
+        assert "negatives.detector" in r["off"]  # the reason names the switch
+
+
+def test_a_dataset_of_shapes_gets_no_detector_and_cards_that_say_so(tmp_path):
+    """A three-class IDX dataset that is not digits: the rule is off, nothing is flagged, and both
+    cards say what the model and the detector were built on."""
+    from tests.support.data import make_dataset, write_dataset
+    from tests.support.repo import run_pipeline
+
+    folder = write_dataset(tmp_path / "shapes", make_dataset(n_train=300, n_test=60, size=(8, 8), classes=3))
+    export_dir = run_pipeline(tmp_path, dataset="idx", source=str(folder), val_size=30, negatives_count=200,
+                              model="custom", layers=[{"type": "flatten"}, {"type": "dense", "units": "classes"}], epochs=2)
+    with np.load(tmp_path / "negatives.npz", allow_pickle=False) as z:
+        assert z["x"].shape == (0, 8, 8) and "not one of the digit datasets" in str(z["off"])
+    reader = Reader.load(export_dir)
+    assert reader.rule.off is not None
+    from scratchnet.data.splits import load_split
+    test = load_split(tmp_path / "prepared" / "test.npz")
+    assert not any(r["uncertain"] for r in reader.classify(test["x"]))
+    assert json.loads((tmp_path / "artifacts" / "detector.json").read_text()) == {}  # no rate where there is no rule
+    detector_card = (export_dir.parent / "detector" / uncertainty.CARD).read_text()
+    assert "- **Off**: dataset idx is not one of the digit datasets" in detector_card
+    assert "a dataset of your own (IDX files) (fetch.dataset: idx): 270 training, 30 validation and 60 test images of 8x8, 3 classes" \
+        in detector_card
+    model_card = (export_dir / "model-card.md").read_text()
+    assert "**Data**: a dataset of your own (IDX files) (fetch.dataset: idx): 270 training" in model_card
+    assert "test digits" not in model_card

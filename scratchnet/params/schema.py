@@ -48,7 +48,7 @@ class Field:
         if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
             raise ParamsError(f"{key}: got {value!r}, expected {self.describe()}")
         if self.choices is not None and value not in self.choices:
-            raise ParamsError(f"{key}: got {value!r}, allowed: {', '.join(map(str, self.choices))}")
+            raise ParamsError(f"{key}: got {value!r}, allowed: {', '.join(map(as_yaml, self.choices))}")
         if self.low is not None and (value <= self.low if self.low_open else value < self.low):
             raise ParamsError(f"{key}: got {value!r}, expected {self.describe()}")
         if self.high is not None and value > self.high:
@@ -59,7 +59,7 @@ class Field:
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
         text = " or ".join(k.__name__ for k in kinds)
         if self.choices is not None:
-            text = "one of " + ", ".join(map(str, self.choices))
+            text = "one of " + ", ".join(map(as_yaml, self.choices))
         if self.low is not None:
             text += f" {'>' if self.low_open else '>='} {self.low}"
         if self.high is not None:
@@ -70,6 +70,11 @@ class Field:
 
 
 NUM = (int, float)
+
+
+def as_yaml(value: Any) -> str:
+    """A choice as it is written in params.yaml (true, not True)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def preset_field(kind, help: str, **limits) -> Field:

@@ -96,10 +96,11 @@ class Reader:
         try:
             with np.load(cal_path, allow_pickle=False) as z:
                 rule = Rule({k: z[k] for k in z.files})
-            rule.score(rule.mean[None])  # the detector runs
             n_features = sess.get_outputs()[1].shape[1]
-            if np.ndim(rule.threshold) != 0 or rule.mean.shape != (n_features,):
-                raise ValueError(f"it reads {rule.mean.shape[0]} features, the model gives {n_features}")
+            if rule.off is None:  # a detector that was built runs, on the model's features
+                rule.score(rule.mean[None])
+                if np.ndim(rule.threshold) != 0 or rule.mean.shape != (n_features,):
+                    raise ValueError(f"it reads {rule.mean.shape[0]} features, the model gives {n_features}")
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, nn.SpecError, *ZIP_REFUSALS) as e:
             raise ModelFormatError(f"{cal_path}: not a readable calibration ({e})") from None
         _, h, w = manifest["input_shape"]

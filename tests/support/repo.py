@@ -28,12 +28,12 @@ DVC_FILES = ("offline-plots.html",)  # files under .dvc/ besides config
 
 
 def run_pipeline(root: Path, *, dataset: str = "digits", source: str = "mirrors", val_size=100, negatives_count=2000,
-                 **train_params) -> Path:
+                 build_detector="auto", **train_params) -> Path:
     """fetch → preprocess → negatives → train → evaluate → export → detector under `root`; returns the
     export folder (the detector's file beside it, in artifacts/detector/, where predict looks by default)."""
     fetch(out_dir=root / "raw", dataset=dataset, source=source)
     preprocess(raw_dir=root / "raw", out_dir=root / "prepared", val_size=val_size)
-    negatives(data_dir=root / "prepared", out_path=root / "negatives.npz", count=negatives_count)
+    negatives(data_dir=root / "prepared", out_path=root / "negatives.npz", count=negatives_count, detector=build_detector)
     a = root / "artifacts"
     train(data_dir=root / "prepared", model_dir=a / "model", metrics_path=a / "train.json", timing_path=a / "timing.json",
           history_path=a / "history.tsv", log=lambda *_: None, **train_params)
