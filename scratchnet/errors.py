@@ -24,7 +24,7 @@ class ModelFormatError(ScratchnetError):
 
 class ImageError(ScratchnetError):
     """An input image for predict cannot be used. `kind` says why, for `serve` to answer with the
-    right status: not_image, too_large, empty, blank, no_digit, not_mnist or unreadable."""
+    right status: not_image, too_large, empty, blank, no_digit, several_digits, not_mnist or unreadable."""
 
     def __init__(self, message: str, kind: str = "unreadable"):
         super().__init__(message)

@@ -231,3 +231,58 @@ def test_dim_paper_is_still_paper_and_a_damaged_header_is_one_error(tmp_path):
     tiff.write_bytes(bytes(data))
     with pytest.raises(ImageError):
         to_gray(tiff)
+
+
+def drawn(strokes, size=(200, 200), width=12):
+    """Black polylines (lists of (x, y)) on a white page, as a grayscale array in [0, 1]."""
+    from PIL import ImageDraw
+
+    page = Image.new("L", size[::-1], 255)
+    d = ImageDraw.Draw(page)
+    for line in strokes:
+        d.line(line, fill=0, width=width, joint="curve")
+    return np.asarray(page, np.float32) / 255
+
+
+ONE = [[(60, 40), (60, 160)]]
+TWO = [[(100, 60), (130, 40), (160, 60), (160, 90), (100, 160), (165, 160)]]
+FIVE_PEN_LIFTED = [[(80, 40), (150, 40)], [(80, 50), (75, 95), (120, 90), (145, 120), (130, 155), (80, 160)]]
+FOUR_TWO_STROKES = [[(90, 40), (70, 120), (160, 120)], [(140, 60), (140, 170)]]
+
+
+def test_two_digits_side_by_side_are_refused_and_pen_lifts_are_not():
+    with pytest.raises(ImageError, match="more than one digit") as e:
+        mnist_style(drawn(ONE + TWO, size=(200, 220)), name="12.png")
+    assert e.value.kind == "several_digits"
+    for strokes in (FIVE_PEN_LIFTED, FOUR_TWO_STROKES, TWO):  # one digit in two strokes stays one digit
+        assert mnist_style(drawn(strokes)).max() > 0.9
+
+
+def test_a_thin_pen_on_a_large_canvas_is_brought_to_mnist_weight():
+    """A 2-pixel outline of an 8 on a 200-pixel page: in 28x28 its strokes are solid, as MNIST's are,
+    not a faint hairline; a bold pen is left as drawn."""
+    from PIL import ImageDraw
+
+    page = Image.new("L", (200, 200), 255)
+    d = ImageDraw.Draw(page)
+    d.ellipse((70, 30, 130, 95), outline=0, width=2)
+    d.ellipse((62, 95, 138, 170), outline=0, width=2)
+    seen = mnist_style(np.asarray(page, np.float32) / 255)
+    assert seen.max() > 0.9 and (seen > 0.5).sum() >= 40, ((seen > 0.5).sum(), seen.max())
+    bold = mnist_style(drawn(TWO, width=14))
+    assert 0 < (bold > 0.5).mean() < 0.3  # thickened no further
+
+
+def test_a_thin_eight_and_two_digits_read_right(mnist_model, tmp_path):
+    from PIL import ImageDraw
+
+    export_dir, _ = mnist_model
+    page = Image.new("L", (200, 200), 255)
+    d = ImageDraw.Draw(page)
+    d.ellipse((70, 30, 130, 95), outline=0, width=2)
+    d.ellipse((62, 95, 138, 170), outline=0, width=2)
+    page.save(tmp_path / "thin8.png")
+    Image.fromarray((drawn(ONE + TWO, size=(200, 220)) * 255).astype(np.uint8)).save(tmp_path / "12.png")
+    thin, twelve = predict([tmp_path / "thin8.png", tmp_path / "12.png"], export_dir)
+    assert thin["digit"] == 8 and thin["probability"] > 0.9, thin  # (two perfect ellipses may still be flagged)
+    assert "more than one digit" in twelve["error"], twelve

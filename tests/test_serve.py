@@ -71,11 +71,19 @@ def test_raw_body_and_multipart_give_what_predict_gives(client, digits_model, tm
         assert seen.size == (8, 8)  # the digits model's input: what the model saw
 
 
+def eleven() -> np.ndarray:
+    """Two upright strokes side by side on a light page: "11"."""
+    page = np.full((40, 60), 250, np.uint8)
+    page[8:32, 14:20] = page[8:32, 40:46] = 0
+    return page
+
+
 @pytest.mark.parametrize("body, status, words", [
     (b"hello, not an image", 415, "not an image"),
     (b"", 422, "empty body"),
     (png(np.full((40, 40), 250, np.uint8)), 422, "looks blank"),
     (png(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)), 422, "no digit found"),
+    (png(eleven()), 422, "more than one digit"),
     (png(np.zeros((9000, 9000), bool)), 413, "pixel bound"),
 ])
 def test_bad_requests_get_one_json_error_and_the_server_keeps_serving(client, body, status, words):

@@ -31,7 +31,8 @@ from ..errors import ImageError
 from .predict import Reader, data_url, input_png
 
 MAX_BODY = 10 * 2 ** 20  # bytes: a phone photo fits, a flood does not
-STATUS = {"not_image": 415, "too_large": 413, "empty": 422, "blank": 422, "no_digit": 422, "unreadable": 422}
+STATUS = {"not_image": 415, "too_large": 413, "empty": 422, "blank": 422, "no_digit": 422, "several_digits": 422,
+          "unreadable": 422}
 # what a raw body may be declared as: an image, bytes of no declared kind, or nothing at all
 RAW_TYPES = ("image/", "application/octet-stream")
 FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#3b6cf6"/>'

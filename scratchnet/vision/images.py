@@ -19,6 +19,8 @@ from .mnist_box import fit_box
 MAX_PIXELS = 50_000_000  # decoded size bound: a 7000x7000 photo fits, a decompression bomb does not
 MIN_CONTRAST = 0.15  # ink must darken the paper by this fraction to count as a digit
 MAX_INK_FRACTION = 0.25  # "ink" over more of the page is noise or texture (digit pages: under 0.09)
+MIN_STROKE = 0.05  # a stroke thinner than this share of the digit's long side (a hairline; MNIST's pen: 2-3 pixels of 20) is thickened to it
+NEIGHBOUR_HEIGHT = 0.6  # a blob beside the digit, at least this share of its height, is a second digit
 
 
 def _open(source: Path | bytes, path: str):
@@ -164,6 +166,10 @@ def find_digit(ink: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, int
     boxes = ndimage.find_objects(labels)
     main = int(np.argmax(mass))
     r, c = boxes[main]
+    beside = [i for i, (br, bc) in enumerate(boxes) if i != main and side_by_side((r, c), (br, bc)) and mass[i] >= 0.1 * mass[main]]
+    if beside:
+        raise ImageError(f"{name}: holds {len(beside) + 1} marks side by side, each the height of a digit: more than one "
+                         "digit? Send one digit per picture", "several_digits")
     pad_r, pad_c = (r.stop - r.start) // 3 + 2, (c.stop - c.start) // 3 + 2
     near = [i for i, (br, bc) in enumerate(boxes)
             if mass[i] >= 0.02 * mass[main] and br.start < r.stop + pad_r and br.stop > r.start - pad_r
@@ -173,7 +179,36 @@ def find_digit(ink: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, int
     rows, cols = np.flatnonzero(keep.any(1)), np.flatnonzero(keep.any(0))
     digit = np.where(keep, ink, 0)[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
     # MNIST's strokes are solid white with soft edges: the stroke's own level maps to 1
-    return np.clip((digit - t / 2) / max(strong - t / 2, 1e-6), 0, 1), others
+    return to_mnist_weight(np.clip((digit - t / 2) / max(strong - t / 2, 1e-6), 0, 1)), others
+
+
+def side_by_side(main: tuple[slice, slice], other: tuple[slice, slice]) -> bool:
+    """Whether the blob boxed by `other` (rows, cols) stands beside the digit boxed by `main` as a
+    second digit would: clear of it left or right, mostly level with it, and nearly as tall. A
+    pen-lifted stroke of the same digit (the bar of a 5, the foot of a 4) is shorter or overlaps it."""
+    (r, c), (br, bc) = main, other
+    height = r.stop - r.start
+    level = min(r.stop, br.stop) - max(r.start, br.start)
+    clear = bc.start >= c.stop or bc.stop <= c.start
+    return clear and br.stop - br.start >= NEIGHBOUR_HEIGHT * height and level >= 0.5 * height
+
+
+def to_mnist_weight(digit: np.ndarray) -> np.ndarray:
+    """digit (H, W) in [0, 1], cropped to its ink -> the same with strokes at least MIN_STROKE of its
+    long side wide: a thin pen on a large canvas would otherwise shrink to a faint hairline in 28x28,
+    where MNIST's strokes are 2 to 3 pixels of its 20-pixel box. Strokes already as bold are kept."""
+    from scipy import ndimage
+
+    solid = digit > 0.5
+    if not solid.any():
+        return digit
+    # the distance to the background peaks at half the stroke's width along its middle
+    width = 2 * float(np.percentile(ndimage.distance_transform_edt(np.pad(solid, 1))[1:-1, 1:-1][solid], 90))
+    grow = int(round((MIN_STROKE * max(digit.shape) - width) / 2))
+    if grow < 1:
+        return digit
+    disk = np.hypot(*np.mgrid[-grow:grow + 1, -grow:grow + 1]) <= grow
+    return ndimage.grey_dilation(np.pad(digit, grow), footprint=disk)
 
 
 def mnist_style(gray: np.ndarray, size: tuple[int, int] = (28, 28), *, name: str = "image") -> np.ndarray:
