@@ -230,7 +230,8 @@ def score(export_dir: str, seed: int = 0) -> str:
             right = sum(r.get("digit") == label for r, (label, _) in zip(results, items))
             flagged = sum(r.get("uncertain", False) for r in results)
             rows.append(f"| {condition} | {right}/{len(items)} | {flagged}/{len(items)} |")
-        rows += ["", "| not a digit | refused (blank, no digit) | flagged uncertain | said \"not a digit\" |", "| --- | ---: | ---: | ---: |"]
+        rows += ["", "| not a digit | refused (blank, no digit, several) | flagged uncertain | said \"not a digit\" |",
+                 "| --- | ---: | ---: | ---: |"]
         said = total = 0
         for kind, blobs in non_digits(seed).items():
             results = run(kind, blobs)
@@ -254,8 +255,20 @@ def main() -> None:
 
     if mnist_dir() is None:
         sys.exit("the MNIST test images are needed: set SCRATCHNET_MNIST_DIR to a folder holding the IDX files")
-    if sys.argv[1] == "--score":  # --score EXPORT_DIR [SEED]
-        print(score(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0))
+    if sys.argv[1] == "--score":  # --score EXPORT_DIR [SEED] [--write FILE]: FILE's "photo scores" section
+        args = sys.argv[2:]
+        target = None
+        if "--write" in args:
+            target = Path(args[args.index("--write") + 1])
+            del args[args.index("--write"):args.index("--write") + 2]
+        table = score(args[0], int(args[1]) if len(args) > 1 else 0)
+        if target is None:
+            print(table)
+        else:
+            from bench.sections import write_section
+
+            command = f"`python -m tests.support.photos --score {args[0]} --write {target.as_posix()}`"
+            write_section(target, "photo scores", command, table)
         return
     folder = Path(sys.argv[1])
     mnist = mnist_dir()
