@@ -1,10 +1,12 @@
 """Side-by-side training and inference benchmark: scratchnet's NumPy engine against PyTorch CPU.
 
 Same architectures, initial weights, batch size, dtype (float32), thread count and batches, in one
-process, alternating the engines round by round; medians over rounds. Run it with OpenBLAS free to
-pick its best kernel:
+process, alternating the engines round by round; medians over rounds:
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py [--quick]
+    python bench/run.py [--quick]
+
+OpenBLAS runs free to pick its best kernel: a machine's OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE,
+which pin it, are dropped (the script restarts itself without them before NumPy loads).
 
 The last line is machine-readable: `speedups: mlp_train=S mlp_infer=S cnn_train=S small_cnn_train=S
 cnn_train_vs_cl=S`, each S being PyTorch's time (channels-last for the `_vs_cl` one) over
@@ -24,7 +26,11 @@ import time
 from functools import partial
 from pathlib import Path
 
-import numpy as np
+PINNING = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+if __name__ == "__main__" and any(v in os.environ for v in PINNING):  # before NumPy loads OpenBLAS
+    os.execve(sys.executable, [sys.executable, *sys.argv], {k: v for k, v in os.environ.items() if k not in PINNING})
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is not an installed package
@@ -377,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     table, notes, last = report(results)
     print("\n" + "\n".join(table) + "\n\n" + "\n".join(notes))
     if args.markdown:
-        command = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/run.py " + " ".join(sys.argv[1:])
+        command = "python bench/run.py " + " ".join(sys.argv[1:])
         write_section(args.markdown, "bench run", "bench/run.py",
                       "```\n" + "\n".join(header) + "\n```\n\nCommand: `" + command + "`\n\n" + "\n".join(table)
                       + "\n\n" + "\n\n".join(notes) + "\n\n`" + last + "`")
