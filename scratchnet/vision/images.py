@@ -17,6 +17,14 @@ from ..errors import ImageError
 from .mnist_box import fit_box
 
 MAX_PIXELS = 50_000_000  # decoded size bound: a 7000x7000 photo fits, a decompression bomb does not
+# bytes the reading of one picture may hold at once, judged from its header before decoding (peak_bytes):
+# a 24-megapixel phone photo, RGB(A) or 16-bit, fits; the worst case of one reading is this plus WORK_BYTES
+DECODE_BUDGET = 150 * 2**20
+WORK_BYTES = 32 * 2**20  # the reduced picture's float copies, the ink map and the model's input, at most
+PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}  # else 4
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
+ORIENTATION = 0x0112  # the EXIF tag
+WORK_SIDE = 320  # a page is analysed at most this many pixels on its long side: enough for a digit
 MIN_CONTRAST = 0.15  # ink must darken the paper by this fraction to count as a digit
 MAX_INK_FRACTION = 0.25  # "ink" over more of the page is noise or texture (digit pages: under 0.09)
 MIN_STROKE = 0.05  # a stroke thinner than this share of the digit's long side (a hairline; MNIST's pen: 2-3 pixels of 20) is thickened to it
@@ -59,39 +67,99 @@ def _open(source: Path | bytes, path: str):
     return im
 
 
-def to_gray(source: Path | str | bytes, *, name: str | None = None) -> np.ndarray:
+def to_gray(source: Path | str | bytes, *, name: str | None = None, deadline: float | None = None) -> np.ndarray:
     """Decode an image file (or its bytes) to float32 (H, W) in [0, 1], 0 = black, upright as its EXIF
-    orientation says; alpha composited over white."""
-    from PIL import Image, ImageOps
+    orientation says; alpha composited over white. At most 2 * WORK_SIDE on the long side: a bigger
+    picture is reduced (area averages) while still 8-bit, so no float copy of it is ever made.
+
+    Memory is bounded by design: the header's size is checked against DECODE_BUDGET before decoding,
+    a JPEG is decoded at the smallest scale (1/2, 1/4, 1/8) that keeps 2 * WORK_SIDE, and every
+    conversion after that is of the reduced picture but one, to an 8-bit form of at most 2 bytes a
+    pixel. `deadline` (time.monotonic()) is checked between the steps: past it, ImageError "timeout"."""
+    from PIL import ImageChops
 
     source = source if isinstance(source, bytes) else Path(source)
     path = name or str(source if isinstance(source, Path) else "upload")
     im = _open(source, path)
     try:
+        long_side = max(im.size)
+        if im.format == "JPEG" and long_side > 2 * WORK_SIDE:  # the decoder itself skips the detail
+            scale = 2 * WORK_SIDE / long_side
+            im.draft("L" if im.mode in ("L", "RGB") else im.mode, (max(1, int(im.width * scale)), max(1, int(im.height * scale))))
+        needs = im.width * im.height * peak_bytes(im.mode, "transparency" in im.info)
+        if needs > DECODE_BUDGET:
+            raise ImageError(f"{path}: {im.width}x{im.height} {im.mode} needs {needs / 2**20:.0f} MiB to read, over the "
+                             f"{DECODE_BUDGET / 2**20:.0f} MiB budget; a digit needs far fewer pixels (send it smaller)", "too_large")
         im.load()
-        im = ImageOps.exif_transpose(im)  # phones store portrait shots sideways plus a tag
-        if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-            a = np.asarray(im, dtype=np.float64)
-            top = 65535.0 if im.mode != "I" or a.max() > 255 else 255.0
-            return np.clip(a / top, 0, 1).astype(np.float32)
-        if im.mode == "F":
-            a = np.asarray(im, dtype=np.float32)
-            return np.clip(a / max(float(a.max()), 1e-6), 0, 1)
-        if im.mode in ("P", "PA", "LA", "RGBA", "La", "RGBa") or "transparency" in im.info:
-            im = im.convert("RGBA")
-            white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-            im = Image.alpha_composite(white, im)
-        return np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+        orientation = im.getexif().get(ORIENTATION, 1)  # after load: a PNG may keep its EXIF after the pixels
+        _check(deadline, path)
+        bands = _one_band(im)
+        del im  # the full-size decode goes; only 8-bit bands of it remain
+        if len(bands) == 2:  # premultiply by alpha, so that reducing averages what is seen
+            bands[0] = ImageChops.multiply(*bands)
+        factor = max(bands[0].size) // (2 * WORK_SIDE)
+        if factor > 1:
+            bands = [b.reduce(factor) for b in bands]  # box averages: a thin dark stroke fades but stays
+        _check(deadline, path)
+        if orientation in UPRIGHT:  # phones store portrait shots sideways plus a tag
+            bands = [b.transpose(UPRIGHT[orientation]) for b in bands]
+        gray = np.asarray(bands[0], dtype=np.float32)
+        if bands[0].mode == "I":
+            gray /= 65535.0 if gray.max() > 255 else 255.0
+        elif bands[0].mode == "F":
+            gray /= max(float(gray.max()), 1e-6)
+        else:
+            gray /= 255.0
+        if len(bands) == 2:  # luminance premultiplied by alpha: composite over white
+            gray += 1 - np.asarray(bands[1], dtype=np.float32) / 255
+        return np.clip(gray, 0, 1)
     except (OSError, ValueError, SyntaxError, TypeError, EOFError) as e:  # Pillow's decoders raise any of these
         raise ImageError(f"{path}: cannot decode ({e})") from None
+
+
+# EXIF orientation -> the transpose that makes the picture upright (as PIL.ImageOps.exif_transpose does)
+UPRIGHT = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # Image.Transpose: FLIP_LEFT_RIGHT 0, FLIP_TOP_BOTTOM 1,
+#                                                     ROTATE_90 2, ROTATE_180 3, ROTATE_270 4, TRANSPOSE 5, TRANSVERSE 6
+
+
+def peak_bytes(mode: str, transparency: bool) -> int:
+    """Bytes per pixel to_gray holds at once for a picture of this mode: the decoded picture and the
+    full-size bands _one_band makes of it (8-bit; 32-bit for 16-bit pictures)."""
+    native = PIXEL_BYTES.get(mode, 4)
+    if mode in SIXTEEN_BIT:
+        return native + 4
+    if mode in ("I", "F", "L") and not transparency:
+        return native
+    if mode in ("P", "PA", "LA", "RGBA", "RGBa", "La") or transparency:  # made LA by way of RGBA, then split
+        return native + (0 if mode in ("RGBA", "LA") else 4 + 2) + 2
+    return native + 1
+
+
+def _one_band(im) -> list:
+    """The decoded picture as the bands to reduce: [L], or [L, alpha] where it has transparency, or
+    [I] / [F] for 16-bit and float pictures. Each 8-bit band is 1 byte a pixel beside the decoded picture."""
+    if im.mode in SIXTEEN_BIT:
+        return [im.convert("I")]
+    if im.mode in ("I", "F", "L") and "transparency" not in im.info:
+        return [im]
+    if im.mode in ("P", "PA", "LA", "RGBA", "RGBa", "La") or "transparency" in im.info:
+        if im.mode not in ("RGBA", "LA"):
+            im = im.convert("LA")
+        alpha = im.getchannel("A")
+        return [im.convert("L"), alpha]
+    return [im.convert("L")]
+
+
+def _check(deadline: float | None, path: str) -> None:
+    import time
+
+    if deadline is not None and time.monotonic() > deadline:
+        raise ImageError(f"{path}: took too long to read; try again, or send a smaller picture", "timeout")
 
 
 def blank(name: str) -> ImageError:
     """The error for a picture (or array) where no ink reaches MIN_CONTRAST."""
     return ImageError(f"{name}: looks blank (no ink stands out from the background); nothing to classify", "blank")
-
-
-WORK_SIDE = 320  # a page is analysed at most this many pixels on its long side: enough for a digit
 
 
 def _work_size(gray: np.ndarray) -> np.ndarray:
