@@ -4,7 +4,12 @@ Starts the server on 127.0.0.1 (each worker count in turn), sends REQUESTS photo
 from CLIENTS threads (keep-alive connections), and reports throughput, p50 and p99 latency, errors,
 and the server's memory (RSS of all its processes) after a warm-up and after the burst:
 
-    python bench/serve.py [--requests 2000] [--clients 8] [--workers 1,2] [--markdown bench/RESULTS.md]
+    python bench/serve.py [--requests 2000] [--clients 8] [--workers 1,2] [--hostile 32,64] [--markdown bench/RESULTS.md]
+
+The hostile scenario (--hostile N,...): N concurrent POSTs of a 6000x4000 PNG of a drawn digit (24
+megapixels to read), while 4 clients keep sending the normal photos; it reports the normal requests'
+throughput and latency during the attack, the share of big ones answered 503, each worker's peak
+memory (VmHWM) and the server's memory 10 s after the burst against its warmed-up idle size.
 """
 
 from __future__ import annotations
@@ -119,15 +124,56 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def hostile(model: str, count: int, bodies: list[bytes]) -> dict:
+    from tests.support.server import big_digit_png, hostile_burst, serving, status_mib, warm_up, workers
+
+    with serving(model, "--workers", "2") as (proc, port):
+        pids = workers(proc.pid)
+        warm_up(port)
+        idle = sum(status_mib(p, "VmRSS") for p in pids)
+        r = hostile_burst(port, big_digit_png(), count, bodies, small_every=0, small_clients=4)
+        peak = [status_mib(p, "VmHWM") for p in pids]
+        time.sleep(10)
+        after = sum(status_mib(p, "VmRSS") for p in pids)
+    lat = r["small_latencies"]
+    q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
+    return {"count": count, "ok": r["statuses"].count(200), "busy": r["statuses"].count(503),
+            "other": len(r["statuses"]) - r["statuses"].count(200) - r["statuses"].count(503), "seconds": r["seconds"],
+            "normal_rps": len(lat) / r["seconds"], "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
+            "normal_errors": sum(s != 200 for s in r["small_statuses"]), "health_slowest": r["health_slowest"],
+            "idle": idle, "peak": peak, "after": after}
+
+
+def hostile_table(rows: list[dict]) -> str:
+    lines = ["| big requests at once | answered 200 | 503 | other | burst s | normal requests/s during it | normal p50 ms | "
+             "normal p99 ms | normal errors | slowest /health s | worker peaks MiB | server MiB idle | 10 s after |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+    lines += [f"| {r['count']} | {r['ok']} | {r['busy']} ({r['busy'] / r['count']:.0%}) | {r['other']} | {r['seconds']:.1f} | "
+              f"{r['normal_rps']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['normal_errors']} | {r['health_slowest']:.2f} | "
+              f"{', '.join(f'{p:.0f}' for p in r['peak'])} | {r['idle']:.0f} | {r['after']:.0f} |" for r in rows]
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="artifacts/export")
     ap.add_argument("--requests", type=int, default=2000)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--markdown", type=Path, help="put the table in this file, between the serve-load markers")
+    ap.add_argument("--hostile", default="32,64", help="bursts of 24-megapixel PNGs to measure ('' for none)")
+    ap.add_argument("--markdown", type=Path, help="put the tables in this file, between the serve-load and serve-hostile markers")
     args = ap.parse_args()
     bodies = photos()
+    if args.hostile:
+        attacks = hostile_table([hostile(args.model, int(n), bodies) for n in args.hostile.split(",")])
+        print(attacks)
+        if args.markdown:
+            write_section(args.markdown, "serve hostile", "bench/serve.py",
+                          "## Service under hostile load (`python bench/serve.py`)\n\n" + f"{os.cpu_count()} cores, 2 workers, "
+                          "default limits (`scratchnet serve --help`); each big request a 6000x4000 PNG of a drawn digit; "
+                          "normal requests: 4 clients sending the 320x240 photos back to back during the burst.\n\n" + attacks)
+    if not args.workers:
+        return
     rows = [measure(args.model, int(w), args.requests, args.clients, bodies) for w in args.workers.split(",")]
     text = table(rows)
     print(text)

@@ -19,6 +19,9 @@ import typer
 
 from . import __version__
 from .runner import run
+from .serving.limits import Limits
+
+_LIMITS = Limits()  # the service's defaults: one source, limits.py
 
 STAGES = ("check", "fetch", "preprocess", "negatives", "train", "evaluate", "export", "detector")
 
@@ -131,11 +134,23 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(
         min=1, help="Server processes: more read more images per second for more memory (bench/RESULTS.md).")] = 2,
+    max_in_flight: Annotated[int, typer.Option(
+        min=1, help="Big pictures one worker reads at once, each within the reading budget (docs/predict-and-serve.md).")] = _LIMITS.big_slots,
+    queue_wait: Annotated[float, typer.Option(
+        min=0.1, help="Seconds a request may wait for its turn before it is answered 503 with Retry-After.")] = _LIMITS.queue_wait,
+    upload_timeout: Annotated[float, typer.Option(
+        min=1, help="Seconds a client has to send its whole body (then 408).")] = _LIMITS.upload_timeout,
+    read_timeout: Annotated[float, typer.Option(
+        min=1, help="Seconds to read one picture, checked between its steps (then 503).")] = _LIMITS.read_timeout,
 ) -> None:
     """Serve the model over HTTP: a draw-a-digit page at /, POST /predict, /health, /version, /docs. Ctrl-C stops it."""
+    from dataclasses import replace
+
     from .serving.app import serve as serve_fn
 
-    run(lambda: serve_fn(export_dir=model, detector=detector, host=host, port=port, workers=workers))
+    limits = replace(_LIMITS, big_slots=max_in_flight, queue_wait=queue_wait, upload_timeout=upload_timeout,
+                     read_timeout=read_timeout)
+    run(lambda: serve_fn(export_dir=model, detector=detector, host=host, port=port, workers=workers, limits=limits))
 
 
 for _command in (predict, serve):  # listed in --help with their docstring's whole first line

@@ -151,3 +151,15 @@ def test_the_api_docs_render_offline_and_try_it_out_answers(server, tmp_path):
         page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
     assert not errors and not offsite, (errors, offsite)
     assert '"digit": 7' in answer, answer
+
+
+def test_a_busy_server_is_said_plainly_on_the_page(server):
+    """A 503 (the server saturated) reads "busy, try again" with its Retry-After, not an error dump."""
+    with browser_page(server, 820, 620) as page:
+        page.goto(server + "/")
+        page.route("**/predict", lambda route: route.fulfill(
+            status=503, headers={"Retry-After": "3", "Content-Type": "application/json"}, body='{"error": "busy"}'))
+        draw(page, DIGITS[1])
+        page.wait_for_function("document.querySelector('#verdict').textContent.includes('busy')", timeout=10_000)
+        assert page.inner_text("#verdict") == "The server is busy, try again in 3 s."
+        assert page.inner_text("#answer").strip() == "?"

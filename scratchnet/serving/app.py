@@ -12,7 +12,9 @@ The model is loaded once, at start-up; every image goes through the same reading
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from contextlib import asynccontextmanager
 from importlib.resources import files
 from pathlib import Path
@@ -28,11 +30,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import ImageError
+from ..vision.images import reading_cost
+from .limits import LIMITS_ENV, SMALL_COST, Busy, Gate, Limits, hand_memory_back_promptly, trim
 from .predict import Reader, data_url, input_png
 
 MAX_BODY = 10 * 2 ** 20  # bytes: a phone photo fits, a flood does not
 STATUS = {"not_image": 415, "too_large": 413, "empty": 422, "blank": 422, "no_digit": 422, "several_digits": 422,
-          "unreadable": 422}
+          "unreadable": 422, "timeout": 503}
 # what a raw body may be declared as: an image, bytes of no declared kind, or nothing at all
 RAW_TYPES = ("image/", "application/octet-stream")
 FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" fill="#3b6cf6"/>'
@@ -57,14 +61,18 @@ class Answer(BaseModel):
     input: str = Field(description="the 28x28 image the model saw, as a PNG data URL")
 
 
-def create_app(export_dir: Path | str, detector: Path | str | None = None) -> FastAPI:
+def create_app(export_dir: Path | str, detector: Path | str | None = None, limits: Limits | None = None) -> FastAPI:
     """The FastAPI app serving the model in export_dir with its detector (Reader.load's default: beside
-    it), both loaded when the app starts."""
+    it), both loaded when the app starts; `limits` bound what one worker takes on (limits.py)."""
     state: dict = {}
+    limits = limits or Limits()
 
     @asynccontextmanager
     async def lifespan(app):
+        hand_memory_back_promptly()
         state["reader"] = Reader.load(export_dir, detector)
+        state["big"] = Gate(limits.big_slots, limits.max_waiting, limits.queue_wait)
+        state["small"] = Gate(limits.small_slots, limits.max_waiting, limits.queue_wait)
         yield
         state.clear()
 
@@ -76,7 +84,7 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None) -> Fa
 
     @app.exception_handler(StarletteHTTPException)  # ours, and the framework's 404 and 405 too
     async def one_line(request, exc):
-        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(request, exc):  # never a bare 500 page: the client gets JSON, the log the trace
@@ -84,6 +92,10 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None) -> Fa
 
         logging.getLogger("uvicorn.error").exception("unexpected error on %s", request.url.path)
         return JSONResponse({"error": f"internal error ({type(exc).__name__}); the server keeps serving"}, status_code=500)
+
+    @app.exception_handler(Busy)
+    async def busy(request, exc):
+        return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": str(exc.retry_after)})
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request, exc):
@@ -121,20 +133,27 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None) -> Fa
         return {"scratchnet": __version__, "model": model}
 
     @app.post("/predict", response_model=Answer, openapi_extra=PREDICT_BODY, responses={
-        413: {"description": "body over 10 MiB, or an image above the pixel bound"},
+        408: {"description": "the body did not arrive within the upload timeout"},
+        413: {"description": "body over 10 MiB, or an image above the pixel bound or the memory budget"},
         415: {"description": "not an image, or a body declared as something else"},
-        422: {"description": "empty, unreadable or blank image, no digit on it, or a form without exactly one `file`"}})
+        422: {"description": "empty, unreadable or blank image, no digit on it or more than one, or a form without exactly one `file`"},
+        503: {"description": "busy (no turn within the wait; see Retry-After), or the reading took too long"}})
     async def predict(request: Request) -> Answer:
         """Read one digit: a multipart upload (field `file`) or the raw PNG/JPEG bytes as the body."""
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY:
             raise HTTPException(413, f"body of {int(declared):,} bytes is over the {MAX_BODY:,}-byte limit")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                raise HTTPException(413, f"body is over the {MAX_BODY:,}-byte limit")
+        try:
+            async with asyncio.timeout(limits.upload_timeout):  # a stalled upload holds nothing for long
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > MAX_BODY:
+                        raise HTTPException(413, f"body is over the {MAX_BODY:,}-byte limit")
+        except TimeoutError:
+            raise HTTPException(408, f"the body did not arrive within {limits.upload_timeout:g} s") from None
         data = bytes(body)
+        del body
         declared_type = request.headers.get("content-type", "").lower()
         if declared_type.startswith("multipart/form-data"):
             data = await _upload(request, data)
@@ -145,11 +164,21 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None) -> Fa
         if not data:
             raise HTTPException(422, "empty body: send a PNG or JPEG image")
         reader = state["reader"]
+        gate = state["big"] if reading_cost(data) > SMALL_COST else state["small"]
         try:
-            image, others = await run_in_threadpool(reader.read, data, "upload")
-        except ImageError as e:
-            raise HTTPException(STATUS.get(e.kind, 422), str(e)) from None
-        [answer] = await run_in_threadpool(reader.classify, image[None], [others])
+            async with gate.turn():
+                deadline = time.monotonic() + limits.read_timeout
+                try:
+                    image, others = await run_in_threadpool(reader.read, data, "upload", deadline)
+                except ImageError as e:
+                    headers = {"Retry-After": "5"} if e.kind == "timeout" else None
+                    raise HTTPException(STATUS.get(e.kind, 422), str(e), headers=headers) from None
+                finally:
+                    del data
+                [answer] = await run_in_threadpool(reader.classify, image[None], [others])
+        finally:
+            if gate is state["big"] and not gate.holding and not gate.waiting:
+                trim()  # the burst is over: its freed pages go back to the system
         return Answer(**answer, input=data_url(input_png(image)))
 
     return app
@@ -180,17 +209,20 @@ async def _upload(request: Request, body: bytes) -> bytes:
 def app_from_env():
     """The app for uvicorn's worker processes (`--workers N`): the model folder and the detector come
     from MODEL_ENV and DETECTOR_ENV."""
-    return create_app(os.environ[MODEL_ENV], os.environ.get(DETECTOR_ENV) or None)
+    return create_app(os.environ[MODEL_ENV], os.environ.get(DETECTOR_ENV) or None, Limits.from_env())
 
 
-def serve(*, export_dir: Path | str, detector: Path | str | None = None, host: str, port: int, workers: int) -> None:
+def serve(*, export_dir: Path | str, detector: Path | str | None = None, host: str, port: int, workers: int,
+          limits: Limits | None = None) -> None:
     """Run the service until Ctrl-C. The model is checked first, so a bad folder is one error line."""
     import uvicorn
 
     Reader.load(export_dir, detector)
+    limits = limits or Limits()
     if workers == 1:
-        uvicorn.run(create_app(export_dir, detector), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(export_dir, detector, limits), host=host, port=port, log_level="info")
     else:
         os.environ[MODEL_ENV] = str(Path(export_dir).resolve())
         os.environ[DETECTOR_ENV] = str(Path(detector).resolve()) if detector is not None else ""
+        os.environ[LIMITS_ENV] = limits.to_env()
         uvicorn.run("scratchnet.serving.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")

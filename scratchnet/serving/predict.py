@@ -117,9 +117,10 @@ class Reader:
                  "uncertain": bool(d or m > MAX_OTHER_MARKS)}
                 for p, d, m in zip(probs, doubtful, marks)]
 
-    def read(self, source: Path | bytes, name: str) -> tuple[np.ndarray, int]:
-        """(the MNIST-style image the model sees (H, W), other marks on the page) for one picture."""
-        return prepare(to_gray(source, name=name), self.size, name=name)
+    def read(self, source: Path | bytes, name: str, deadline: float | None = None) -> tuple[np.ndarray, int]:
+        """(the MNIST-style image the model sees (H, W), other marks on the page) for one picture;
+        past `deadline` (time.monotonic()), an ImageError of kind "timeout"."""
+        return prepare(to_gray(source, name=name, deadline=deadline), self.size, name=name, deadline=deadline)
 
 
 def input_png(image: np.ndarray) -> bytes:

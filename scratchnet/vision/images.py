@@ -82,11 +82,7 @@ def to_gray(source: Path | str | bytes, *, name: str | None = None, deadline: fl
     path = name or str(source if isinstance(source, Path) else "upload")
     im = _open(source, path)
     try:
-        long_side = max(im.size)
-        if im.format == "JPEG" and long_side > 2 * WORK_SIDE:  # the decoder itself skips the detail
-            scale = 2 * WORK_SIDE / long_side
-            im.draft("L" if im.mode in ("L", "RGB") else im.mode, (max(1, int(im.width * scale)), max(1, int(im.height * scale))))
-        needs = im.width * im.height * peak_bytes(im.mode, "transparency" in im.info)
+        needs = _plan(im)
         if needs > DECODE_BUDGET:
             raise ImageError(f"{path}: {im.width}x{im.height} {im.mode} needs {needs / 2**20:.0f} MiB to read, over the "
                              f"{DECODE_BUDGET / 2**20:.0f} MiB budget; a digit needs far fewer pixels (send it smaller)", "too_large")
@@ -120,6 +116,27 @@ def to_gray(source: Path | str | bytes, *, name: str | None = None, deadline: fl
 # EXIF orientation -> the transpose that makes the picture upright (as PIL.ImageOps.exif_transpose does)
 UPRIGHT = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # Image.Transpose: FLIP_LEFT_RIGHT 0, FLIP_TOP_BOTTOM 1,
 #                                                     ROTATE_90 2, ROTATE_180 3, ROTATE_270 4, TRANSPOSE 5, TRANSVERSE 6
+
+
+def _plan(im) -> int:
+    """Set a JPEG to decode at the smallest scale that keeps 2 * WORK_SIDE; return the bytes reading
+    the picture will hold at once."""
+    long_side = max(im.size)
+    if im.format == "JPEG" and long_side > 2 * WORK_SIDE:  # the decoder itself skips the detail
+        scale = 2 * WORK_SIDE / long_side
+        im.draft("L" if im.mode in ("L", "RGB") else im.mode, (max(1, int(im.width * scale)), max(1, int(im.height * scale))))
+    return im.width * im.height * peak_bytes(im.mode, "transparency" in im.info)
+
+
+def reading_cost(data: bytes) -> int:
+    """Bytes to_gray would hold at once to read this picture, from its header alone (0 for bytes that
+    are no picture: they are refused at once)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _plan(_open(data, "upload"))
+    except Exception:  # anything the header trips on is for to_gray to report
+        return 0
 
 
 def peak_bytes(mode: str, transparency: bool) -> int:
@@ -285,7 +302,11 @@ def mnist_style(gray: np.ndarray, size: tuple[int, int] = (28, 28), *, name: str
     return prepare(gray, size, name=name)[0]
 
 
-def prepare(gray: np.ndarray, size: tuple[int, int] = (28, 28), *, name: str = "image") -> tuple[np.ndarray, int]:
-    """(mnist_style's image, the number of other sizeable marks on the page)."""
-    ink, others = find_digit(ink_map(_work_size(gray)), name=name)
-    return fit_box(ink, size), others
+def prepare(gray: np.ndarray, size: tuple[int, int] = (28, 28), *, name: str = "image",
+            deadline: float | None = None) -> tuple[np.ndarray, int]:
+    """(mnist_style's image, the number of other sizeable marks on the page); `deadline` as to_gray's."""
+    ink = ink_map(_work_size(gray))
+    _check(deadline, name)
+    digit, others = find_digit(ink, name=name)
+    _check(deadline, name)
+    return fit_box(digit, size), others
