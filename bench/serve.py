@@ -6,7 +6,7 @@ and the server's memory (RSS of all its processes) after a warm-up and after the
 
     python bench/serve.py [--requests 2000] [--clients 8] [--workers 1,2] [--hostile 32,64] [--markdown bench/RESULTS.md]
 
-The hostile scenario (--hostile N,...): N concurrent POSTs of a 6000x4000 PNG of a drawn digit (24
+The hostile scenario (--hostile N,... for each --max-in-flight S,...): N concurrent POSTs of a 6000x4000 PNG of a drawn digit (24
 megapixels to read), while 4 clients keep sending the normal photos; it reports the normal requests'
 throughput and latency during the attack, the share of big ones answered 503, each worker's peak
 memory (VmHWM) and the server's memory 10 s after the burst against its warmed-up idle size.
@@ -124,10 +124,10 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def hostile(model: str, count: int, bodies: list[bytes]) -> dict:
+def hostile(model: str, count: int, bodies: list[bytes], slots: int) -> dict:
     from tests.support.server import big_digit_png, hostile_burst, serving, status_mib, warm_up, workers
 
-    with serving(model, "--workers", "2") as (proc, port):
+    with serving(model, "--workers", "2", "--max-in-flight", str(slots)) as (proc, port):
         pids = workers(proc.pid)
         warm_up(port)
         idle = sum(status_mib(p, "VmRSS") for p in pids)
@@ -137,7 +137,7 @@ def hostile(model: str, count: int, bodies: list[bytes]) -> dict:
         after = sum(status_mib(p, "VmRSS") for p in pids)
     lat = r["small_latencies"]
     q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [float("nan")] * 99
-    return {"count": count, "ok": r["statuses"].count(200), "busy": r["statuses"].count(503),
+    return {"slots": slots, "count": count, "ok": r["statuses"].count(200), "busy": r["statuses"].count(503),
             "other": len(r["statuses"]) - r["statuses"].count(200) - r["statuses"].count(503), "seconds": r["seconds"],
             "normal_rps": len(lat) / r["seconds"], "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000,
             "normal_errors": sum(s != 200 for s in r["small_statuses"]), "health_slowest": r["health_slowest"],
@@ -145,10 +145,10 @@ def hostile(model: str, count: int, bodies: list[bytes]) -> dict:
 
 
 def hostile_table(rows: list[dict]) -> str:
-    lines = ["| big requests at once | answered 200 | 503 | other | burst s | normal requests/s during it | normal p50 ms | "
+    lines = ["| --max-in-flight | big requests at once | answered 200 | 503 | other | burst s | normal requests/s during it | normal p50 ms | "
              "normal p99 ms | normal errors | slowest /health s | worker peaks MiB | server MiB idle | 10 s after |",
-             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
-    lines += [f"| {r['count']} | {r['ok']} | {r['busy']} ({r['busy'] / r['count']:.0%}) | {r['other']} | {r['seconds']:.1f} | "
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |"]
+    lines += [f"| {r['slots']} | {r['count']} | {r['ok']} | {r['busy']} ({r['busy'] / r['count']:.0%}) | {r['other']} | {r['seconds']:.1f} | "
               f"{r['normal_rps']:.0f} | {r['p50_ms']:.0f} | {r['p99_ms']:.0f} | {r['normal_errors']} | {r['health_slowest']:.2f} | "
               f"{', '.join(f'{p:.0f}' for p in r['peak'])} | {r['idle']:.0f} | {r['after']:.0f} |" for r in rows]
     return "\n".join(lines)
@@ -161,16 +161,18 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--hostile", default="32,64", help="bursts of 24-megapixel PNGs to measure ('' for none)")
+    ap.add_argument("--max-in-flight", default="1,2", help="serve's --max-in-flight values to measure the bursts with")
     ap.add_argument("--markdown", type=Path, help="put the tables in this file, between the serve-load and serve-hostile markers")
     args = ap.parse_args()
     bodies = photos()
     if args.hostile:
-        attacks = hostile_table([hostile(args.model, int(n), bodies) for n in args.hostile.split(",")])
+        attacks = hostile_table([hostile(args.model, int(n), bodies, int(s)) for s in args.max_in_flight.split(",")
+                                 for n in args.hostile.split(",")])
         print(attacks)
         if args.markdown:
             write_section(args.markdown, "serve hostile", "bench/serve.py",
                           "## Service under hostile load (`python bench/serve.py`)\n\n" + f"{os.cpu_count()} cores, 2 workers, "
-                          "default limits (`scratchnet serve --help`); each big request a 6000x4000 PNG of a drawn digit; "
+                          "the other limits at their defaults (`scratchnet serve --help`); each big request a 6000x4000 PNG of a drawn digit; "
                           "normal requests: 4 clients sending the 320x240 photos back to back during the burst.\n\n" + attacks)
     if not args.workers:
         return

@@ -29,7 +29,9 @@ SMALL_COST = 16 * 2**20  # bytes to read: a 4-megapixel photo or the page's draw
 class Limits:
     """Per worker process. The defaults are sized for a 2-core machine (bench/serve.py, docs/predict-and-serve.md)."""
 
-    big_slots: int = 2  # big pictures read at once
+    big_slots: int = 1  # big pictures read at once. Reading is CPU-bound: with a worker per core, a second turn
+    #                     answers more big pictures during an attack but slows the normal requests beside them
+    #                     and holds a second reading's memory (bench/RESULTS.md, "Service under hostile load")
     small_slots: int = 4  # small pictures read at once
     max_waiting: int = 32  # requests waiting for a turn, beyond which a request is turned away at once
     queue_wait: float = 10.0  # seconds a request may wait for a turn
