@@ -42,9 +42,9 @@ def run(section: dict, data: Path) -> dict:
     x_test, labels = test["x"][:, None], test["labels"]
     curve, clock = [], [0.0]
 
-    def on_epoch(epoch, seconds, trainer):
+    def on_epoch(row, seconds, trainer):
         clock[0] += seconds
-        curve.append((epoch, round(clock[0], 2), nn.accuracy(trainer.predict_logits(x_test), labels)))
+        curve.append((row["epoch"], round(clock[0], 2), nn.accuracy(trainer.predict_logits(x_test), labels)))
 
     fit(model, recipe, train, val, fit_rng, log=lambda *_: None, on_epoch=on_epoch)
     return {"seed": recipe.seed, "curve": curve, "kept": nn.accuracy(model.predict_logits(x_test), labels),

@@ -49,9 +49,11 @@ def dvc_stage() -> str:
 def _state_of_outputs() -> str:
     """What is true of this stage's earlier outputs after a failure.
 
-    By hand, every output is written atomically, so the earlier ones are still there. Under
-    `dvc repro` or `dvc exp run` (DVC_STAGE is set), DVC removed them before starting the command;
-    every output is cached, so `dvc checkout STAGE` restores the ones dvc.lock records.
+    By hand, every output is written atomically, so the earlier ones are still there (but for the
+    train stage's DVCLive folder, written epoch by epoch so that it can be watched). Under `dvc repro`
+    or `dvc exp run` (DVC_STAGE is set), DVC removed them before starting the command; every output
+    is cached, so `dvc checkout STAGE` restores the ones dvc.lock records, with --force where this
+    run had written part of one (DVC will not overwrite files it has not saved without it).
     """
     stage = dvc_stage()
     if not stage:
@@ -65,7 +67,22 @@ def _state_of_outputs() -> str:
     if not _cached(stage):
         return (f"DVC removed this stage's outputs before running it, and its cache holds no recorded ones to restore; "
                 f"`dvc repro {stage}` makes them once the cause is fixed")
+    written = [path for path in _recorded_outs(stage) if Path(path).exists()]
+    if written:
+        return (f"DVC removed this stage's outputs before running it, and this run wrote part of {', '.join(written)}; "
+                f"`dvc checkout --force {stage}` restores the last recorded ones")
     return f"DVC removed this stage's outputs before running it; `dvc checkout {stage}` restores the last recorded ones"
+
+
+def _recorded_outs(stage: str) -> list[str]:
+    """The paths dvc.lock records as `stage`'s outputs ([] when it cannot be read)."""
+    import yaml
+
+    try:
+        lock = yaml.safe_load(Path("dvc.lock").read_text(encoding="utf-8")) or {}
+        return [str(o["path"]) for o in lock["stages"][stage].get("outs", [])]
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return []
 
 
 def _cached(stage: str) -> bool:

@@ -3,15 +3,7 @@ and the training history they are read beside."""
 
 from __future__ import annotations
 
-import csv
-from pathlib import Path
-
 import numpy as np
-
-
-def read_history(path: Path | str) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f, delimiter="\t")]
 
 
 def confusion(labels: np.ndarray, predicted: np.ndarray, k: int) -> np.ndarray:

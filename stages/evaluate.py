@@ -17,10 +17,11 @@ from scratchnet import atomic, modelfile, nn, plots
 from scratchnet.data.splits import load_split, model_input
 from scratchnet.params.evaluate import SECTION
 from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
-from scratchnet.scoring import confusion, per_class_scores, read_history
+from scratchnet.scoring import confusion, per_class_scores
+from scratchnet.training.live import read_curves
 
 
-def evaluate(*, model_dir: Path | str, data_dir: Path | str, history_path: Path | str, metrics_path: Path | str,
+def evaluate(*, model_dir: Path | str, data_dir: Path | str, live_dir: Path | str, metrics_path: Path | str,
              plots_dir: Path | str, **settings) -> dict:
     """Score the trained model on the test split and write metrics, confusion data and PNGs.
 
@@ -52,7 +53,7 @@ def evaluate(*, model_dir: Path | str, data_dir: Path | str, history_path: Path 
     buf.writelines(f"{classes[a]},{classes[p]}\n" for a, p in zip(labels, predicted))
     atomic.write_text(plots_dir / "confusion.csv", buf.getvalue())
     plots.confusion_png(counts, classes, plots_dir / "confusion.png")
-    plots.curves_png(read_history(history_path), plots_dir / "curves.png")
+    plots.curves_png(read_curves(live_dir), plots_dir / "curves.png")
     first = next(((layer, name) for layer in model.layers for name, role in layer.roles.items() if role == "weight"), None)
     if first is not None:  # the first layer with weights: what it learned to look for
         layer, name = first
@@ -75,7 +76,7 @@ SetOption = overrides(SECTION)
 def main(
     model_dir: Annotated[Path, typer.Option(help="Trained model folder.")] = Path("artifacts/model"),
     data: Annotated[Path, typer.Option(help="Folder with the prepared splits.")] = Path("data/prepared"),
-    history: Annotated[Path, typer.Option(help="Training history TSV, for the curves plot.")] = Path("artifacts/plots/history.tsv"),
+    live: Annotated[Path, typer.Option(help="The train stage's DVCLive folder, for the curves plot.")] = Path("artifacts/live"),
     metrics: Annotated[Path, typer.Option(help="Test metrics JSON.")] = Path("artifacts/metrics/eval.json"),
     plots_dir: Annotated[Path, typer.Option("--plots", help="Folder for confusion.csv and the PNG plots.")] = Path("artifacts/plots"),
     params_file: ParamsFile = Path("params.yaml"),
@@ -83,7 +84,7 @@ def main(
 ) -> None:
     """Score the model on the test split: accuracy, loss, per-class metrics, confusion matrix, plots."""
     def go():
-        m = evaluate(model_dir=model_dir, data_dir=data, history_path=history, metrics_path=metrics,
+        m = evaluate(model_dir=model_dir, data_dir=data, live_dir=live, metrics_path=metrics,
                      plots_dir=plots_dir, **settings(SECTION, params_file, changes))
         say(f"test accuracy {m['test_accuracy']:.4f}, loss {m['test_loss']:.4f}")
 

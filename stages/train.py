@@ -1,7 +1,8 @@
 """train: fit a preset or custom model on the prepared splits, keep the best weights by val accuracy.
 
-Writes artifacts/model/ (model.npz + model.json), the per-epoch history (a DVC plot) and a train
-metrics JSON, all byte-identical for the same params and seed. Wall-clock time is no result of the
+Writes artifacts/model/ (model.npz + model.json), each epoch's curves through DVCLive to
+artifacts/live/ as the epoch ends (DVC plots, live in the DVC extension) and a train metrics JSON,
+all byte-identical for the same params and seed. Wall-clock time is no result of the
 params: it goes to a timing JSON that DVC neither tracks nor compares, naming the model it timed.
 """
 
@@ -19,12 +20,13 @@ from scratchnet import atomic, modelfile
 from scratchnet.data.splits import load_split
 from scratchnet.params.train import SECTION
 from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
-from scratchnet.training.loop import fit, history_tsv
+from scratchnet.training.live import epoch_log
+from scratchnet.training.loop import fit
 from scratchnet.training.resolve import build_model, resolve_recipe
 
 
 def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | str, timing_path: Path | str,
-          history_path: Path | str, log=print, **settings) -> dict:
+          live_dir: Path | str, log=print, **settings) -> dict:
     """Run the train stage; return the train metrics.
 
     settings: the train section of params.yaml (model, layers, the recipe keys, early_stopping, seed)."""
@@ -36,17 +38,19 @@ def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | s
     init_rng, fit_rng = np.random.default_rng(recipe.seed).spawn(2)
     model = build_model(recipe, input_shape, n_classes, init_rng)
     log(f"model {recipe.model}: {model.num_parameters():,} parameters, input {input_shape}, {n_classes} classes")
-    start = time.perf_counter()
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught and named in fit
-        history, best, epoch_seconds = fit(model, recipe, train_split, val_split, fit_rng, log=log)
-    seconds = time.perf_counter() - start
-    best_row = history[best - 1]
-    no_val = not len(val_split["x"])  # JSON has no NaN: report null instead
-    metrics = {
-        "best_val_accuracy": None if no_val else best_row["val_accuracy"],
-        "best_val_loss": None if no_val else best_row["val_loss"],
-        "best_epoch": best,
-    }
+    with epoch_log(live_dir) as (live, on_epoch):  # each epoch's curves, as it ends (DVCLive)
+        start = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging loss is caught and named in fit
+            history, best, epoch_seconds = fit(model, recipe, train_split, val_split, fit_rng, log=log, on_epoch=on_epoch)
+        seconds = time.perf_counter() - start
+        best_row = history[best - 1]
+        no_val = not len(val_split["x"])  # JSON has no NaN: report null instead
+        metrics = {
+            "best_val_accuracy": None if no_val else best_row["val_accuracy"],
+            "best_val_loss": None if no_val else best_row["val_loss"],
+            "best_epoch": best,
+        }
+        live.summary.update(metrics)  # DVCLive's metrics.json closes with the stage's summary
     modelfile.save(model, model_dir, classes=list(range(n_classes)),
                    preprocessing={"scale": "pixel / 255", "layout": "N, 1, H, W", "background": "black, ink white"},
                    extra={"recipe": recipe.manifest()})
@@ -56,7 +60,6 @@ def train(*, data_dir: Path | str, model_dir: Path | str, metrics_path: Path | s
         "train_seconds": round(seconds, 3),
         "epoch_seconds": round(sum(epoch_seconds) / len(epoch_seconds), 3),
     })
-    atomic.write_text(history_path, history_tsv(history))
     return metrics
 
 
@@ -72,14 +75,14 @@ def main(
     timing: Annotated[Path, typer.Option(
         help="Wall-clock timing JSON: seconds and the model they timed (git-ignored; no DVC output or metric).")
     ] = Path("artifacts/metrics/train_timing.json"),
-    history: Annotated[Path, typer.Option(help="Per-epoch history TSV (a DVC plot).")] = Path("artifacts/plots/history.tsv"),
+    live: Annotated[Path, typer.Option(help="DVCLive folder: each epoch's curves, logged as it ends (DVC plots).")] = Path("artifacts/live"),
     params_file: ParamsFile = Path("params.yaml"),
     changes: SetOption = None,
 ) -> None:
     """Train the model named by train.model (a preset of scratchnet/training/presets.py, or custom) and keep the best epoch."""
     def go():
         m = train(data_dir=data, model_dir=model_dir, metrics_path=metrics, timing_path=timing,
-                  history_path=history, log=say, **settings(SECTION, params_file, changes))
+                  live_dir=live, log=say, **settings(SECTION, params_file, changes))
         val = "n/a" if m["best_val_accuracy"] is None else f"{m['best_val_accuracy']:.4f}"
         say(f"best epoch {m['best_epoch']}: val accuracy {val}; model in {model_dir}")
 

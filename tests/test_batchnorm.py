@@ -185,7 +185,7 @@ def test_the_kept_model_has_the_running_statistics_of_its_best_epoch():
     model = build_model(recipe, (1, 6, 6), 3, np.random.default_rng(1))
     seen = {}
     history, best, _ = fit(model, recipe, train, val, np.random.default_rng(2), log=lambda *_: None,
-                           on_epoch=lambda epoch, s, trainer: seen.update({epoch: {k: v.copy() for k, v in model.arrays().items()}}))
+                           on_epoch=lambda row, s, trainer: seen.update({row["epoch"]: {k: v.copy() for k, v in model.arrays().items()}}))
     assert best != len(history)
     for name, value in model.arrays().items():
         np.testing.assert_array_equal(value, seen[best][name], err_msg=name)

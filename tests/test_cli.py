@@ -78,13 +78,19 @@ def test_stages_by_hand(tiny_idx, params, tmp_path):
     assert invoke("fetch", "--out", d / "raw", "--source", tiny_idx, "-p", params).exit_code == 0
     assert invoke("preprocess", "--raw", d / "raw", "--out", d / "prep", "-p", params).exit_code == 0
     r = invoke("train", "--data", d / "prep", "--model-dir", d / "model", "--metrics", d / "train.json",
-               "--timing", d / "timing.json", "--history", d / "hist.tsv", "-p", params, "--set", "lr=0.05")
+               "--timing", d / "timing.json", "--live", d / "live", "-p", params, "--set", "lr=0.05")
     assert r.exit_code == 0, r.output
     assert 1 <= json.loads((d / "train.json").read_text())["best_epoch"] <= 3
-    assert len((d / "hist.tsv").read_text().splitlines()) == 1 + 3  # header and 3 epochs
-    assert "seconds" not in (d / "hist.tsv").read_text()  # wall-clock time lives in timing.json only
+    curves = d / "live" / "plots" / "metrics"
+    assert (curves / "train" / "loss.tsv").read_text().splitlines()[0] == "step\tloss"
+    for name in ("train/loss", "train/accuracy", "val/loss", "val/accuracy", "lr"):  # DVCLive: one file per curve
+        assert [line.split("\t")[0] for line in (curves / f"{name}.tsv").read_text().splitlines()[1:]] == ["1", "2", "3"]
+    logged = "".join(p.read_text() for p in (d / "live").rglob("*") if p.is_file())
+    assert "timestamp" not in logged and "seconds" not in logged  # wall-clock time lives in timing.json only
+    assert json.loads((d / "live" / "metrics.json").read_text())["best_epoch"] == json.loads((d / "train.json").read_text())["best_epoch"]
+    assert not (d / "live" / "dvc.yaml").exists() and not list(d.glob("dvc.yaml"))  # DVCLive leaves dvc.yaml to us
     assert set(json.loads((d / "timing.json").read_text())) == {"model_md5", "train_seconds", "epoch_seconds"}
-    r = invoke("evaluate", "--model-dir", d / "model", "--data", d / "prep", "--history", d / "hist.tsv",
+    r = invoke("evaluate", "--model-dir", d / "model", "--data", d / "prep", "--live", d / "live",
                "--metrics", d / "eval.json", "--plots", d / "plots", "-p", params)
     assert r.exit_code == 0, r.output
     r = invoke("export", "--model-dir", d / "model", "--data", d / "prep", "--eval", d / "eval.json",
@@ -158,10 +164,10 @@ def test_bad_layer_stack_named(prepared, params, tmp_path):
 def test_a_stack_that_starts_with_batchnorm_trains_and_evaluates(prepared, params, tmp_path):
     d = tmp_path
     r = invoke("train", "--data", d / "prep", "--model-dir", d / "m", "--metrics", d / "t.json", "--timing", d / "tt.json",
-               "--history", d / "h.tsv", "-p", params, "--set", "model=custom",
+               "--live", d / "h", "-p", params, "--set", "model=custom",
                "--set", "layers=[{type: batchnorm}, {type: flatten}, {type: dense, units: classes}]")
     assert r.exit_code == 0, r.output
-    r = invoke("evaluate", "--model-dir", d / "m", "--data", d / "prep", "--history", d / "h.tsv",
+    r = invoke("evaluate", "--model-dir", d / "m", "--data", d / "prep", "--live", d / "h",
                "--metrics", d / "e.json", "--plots", d / "plots", "-p", params)
     assert r.exit_code == 0, r.output
     assert (d / "plots" / "first_layer.png").is_file() and (d / "plots" / "worst.png").is_file()

@@ -22,6 +22,8 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 WALK = "the walk-through below"
 EXP_SHOW = ("dvc exp show --only-changed --keep 'test_(accuracy|loss)|best_val_accuracy' --drop 'Created|stages/|scratchnet/|"
             "data/|artifacts/|best_(val_loss|epoch)|test_macro|onnx|uncertain'")
+ARTIFACT = ("tests/test_artifacts.py::test_a_registered_version_is_found_and_fetched_by_name (the same commands, with a "
+            "local remote and the repository's path in place of GitHub; nothing to push to)")
 PRESETS = "trains a preset for minutes; the same `dvc exp run -S` form runs in the walk-through"
 
 # command, as documented -> where it runs as written
@@ -55,6 +57,10 @@ WHERE = {
     'git commit -am "team remote" && dvc push --run-cache': "tests/test_dvc_contract.py::test_a_team_remote_shares_outputs_and_the_run_cache",
     "dvc pull": "tests/test_dvc_contract.py::test_a_team_remote_shares_outputs_and_the_run_cache",
     "dvc pull --run-cache && dvc repro --pull": "tests/test_dvc_contract.py::test_a_team_remote_shares_outputs_and_the_run_cache",
+    'dvc repro && git commit -am "model" && dvc push': ARTIFACT,
+    'git tag -a digit-reader@v1.0.0 -m "Register digit-reader v1.0.0" && git push origin digit-reader@v1.0.0': ARTIFACT,
+    'git tag -a "digit-reader#prod#1" -m "Promote digit-reader v1.0.0 to prod" && git push origin "digit-reader#prod#1"': ARTIFACT,
+    "dvc artifacts get https://github.com/you/scratchnet digit-reader -o model.onnx": ARTIFACT,
     "pip install -e '.[bench]'": "not offline: PyTorch comes from the package index (bench only)",
     "python bench/run.py": "not in CI: minutes of timing against PyTorch (the bench extra); tests/test_bench.py checks its parts",
     "python bench/run.py --quick": "not in CI: needs PyTorch (the bench extra); tests/test_bench.py checks its parts",
@@ -131,7 +137,9 @@ def test_the_walk_through_runs_the_documented_commands_as_written(tmp_path):
     assert (repo / "seen").is_dir() and any((repo / "seen").iterdir())
     assert run("scratchnet predict --model path/to/export img.png").split("\t")[1] == str(test["labels"][2])
 
+    pipeline = (repo / "dvc.yaml").read_bytes()
     run("dvc exp run -S train.lr=0.1")
+    assert (repo / "dvc.yaml").read_bytes() == pipeline  # DVCLive logs; it does not edit dvc.yaml
     assert "train.lr" in run("dvc params diff")
     assert "test_accuracy" in run("dvc metrics diff")
     sh(repo, "git", "checkout", "--", "params.yaml")
@@ -145,7 +153,9 @@ def test_the_walk_through_runs_the_documented_commands_as_written(tmp_path):
     assert "Success" in status and "Failed" not in status, status
     shown = run(EXP_SHOW)
     assert "test_accuracy" in shown and "train.lr" in shown and "0.02" in shown and "!" not in shown, shown
-    exp = sh(repo, "dvc", "exp", "ls", "--name-only").stdout.split()[0]
+    experiments = sh(repo, "dvc", "exp", "ls", "--name-only").stdout.split()
+    assert len(experiments) == 2, experiments  # the two DVC ran, none made by DVCLive inside them
+    exp = experiments[0]
     sh(repo, "bash", "-c", "dvc plots diff HEAD <exp>".replace("<exp>", exp), env=env)  # as written, <exp> filled in
     assert (repo / "dvc_plots" / "index.html").is_file()
     run("scratchnet train --set epochs=5 --set lr=0.1")

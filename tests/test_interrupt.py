@@ -30,7 +30,7 @@ def snapshot(root: Path) -> dict[str, str]:
 def train_cmd(root: Path, epochs: int) -> list[str]:
     return ["scratchnet", "train", "--data", str(root / "prepared"), "--model-dir", str(root / "model"),
             "--metrics", str(root / "metrics" / "train.json"), "--timing", str(root / "metrics" / "timing.json"),
-            "--history", str(root / "plots" / "history.tsv"), "-p", str(root / "params.yaml"),
+            "--live", str(root / "live"), "-p", str(root / "params.yaml"),
             "--set", f"epochs={epochs}"]
 
 

@@ -27,17 +27,20 @@ def test_digits_pipeline_reruns_only_what_changed(tmp_path):
     per_class = (repo / "artifacts/plots/per_class.csv").read_text().splitlines()
     assert per_class[0] == "class,precision,recall,f1,support" and len(per_class) == 1 + 10
     assert json.loads((repo / "artifacts/metrics/export.json").read_text())["onnx_argmax_agreement"] == 1.0
-    for name in ("confusion.csv", "confusion.png", "curves.png", "worst.png", "history.tsv", "first_layer.png", "per_class.png"):
+    for name in ("confusion.csv", "confusion.png", "curves.png", "worst.png", "first_layer.png", "per_class.png"):
         assert (repo / "artifacts/plots" / name).stat().st_size > 0
+    assert (repo / "artifacts/live/plots/metrics/val/accuracy.tsv").read_text().count("\n") == 1 + 4  # DVCLive, per epoch
     commit(repo, "baseline")
 
     # by hand, same params and seed: the same bytes as DVC's run; another seed: different ones
     out = tmp_path / "by-hand"
     for seed in (0, 1):
         sh(repo, "scratchnet", "train", "--model-dir", str(out / f"model{seed}"), "--metrics", str(out / f"train{seed}.json"),
-           "--timing", str(out / "timing.json"), "--history", str(out / "history.tsv"), "--set", f"seed={seed}")
+           "--timing", str(out / "timing.json"), "--live", str(out / f"live{seed}"), "--set", f"seed={seed}")
     assert (out / "model0/model.npz").read_bytes() == (repo / "artifacts/model/model.npz").read_bytes()
     assert (out / "train0.json").read_bytes() == (repo / "artifacts/metrics/train.json").read_bytes()
+    logged = {p.relative_to(out / "live0"): p.read_bytes() for p in (out / "live0").rglob("*") if p.is_file()}
+    assert logged == {p.relative_to(repo / "artifacts/live"): p.read_bytes() for p in (repo / "artifacts/live").rglob("*") if p.is_file()}
     assert (out / "model1/model.npz").read_bytes() != (out / "model0/model.npz").read_bytes()
 
     again = sh(repo, "dvc", "repro")

@@ -62,7 +62,7 @@ def test_dvc_plots_render_with_the_network_off(repo, tmp_path, command):
     page = out / "index.html"
     assert "cdn.jsdelivr" not in page.read_text()
     r = render(page)
-    assert r["expected"] == 4, r  # loss, accuracy, confusion, per-class recall
+    assert r["expected"] == 5, r  # loss, accuracy, learning rate (DVCLive), confusion, per-class recall
     assert r["drawn"] >= r["expected"] and r["marks"] > 0, r
     assert r["errors"] == [] and r["blocked"] == [], r
 

@@ -30,6 +30,9 @@ def test_the_restore_hint_needs_every_output_and_every_file_of_a_folder_in_the_c
     assert "holds no recorded ones" in runner._state_of_outputs()  # the folder's file is missing
     _cache(tmp_path, "ef" + "0" * 30)
     assert "`dvc checkout train` restores" in runner._state_of_outputs()
+    (tmp_path / "m.json").write_text("{")  # this run wrote part of an output: DVC will not replace it without --force
+    assert "wrote part of m.json; `dvc checkout --force train` restores" in runner._state_of_outputs()
+    (tmp_path / "m.json").unlink()
     (tmp_path / ".dvc/config").write_text("no section header\n")  # unreadable: no hint, and no traceback
     assert "holds no recorded ones" in runner._state_of_outputs()
 

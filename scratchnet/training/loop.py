@@ -73,8 +73,9 @@ def train_epoch(trainer: nn.Trainer, recipe: Recipe, x: np.ndarray, y: np.ndarra
 
 def fit(model: nn.Sequential, recipe: Recipe, train: dict, val: dict, rng: np.random.Generator,
         log=print, on_epoch=None) -> tuple[list[dict], int, list[float]]:
-    """Train in place; restore the best weights by val accuracy. on_epoch(epoch, seconds, trainer),
-    if given, runs after each epoch (bench/time_to_accuracy.py measures test accuracy there).
+    """Train in place; restore the best weights by val accuracy. on_epoch(row, seconds, trainer), if
+    given, runs after each epoch with its history row (the train stage logs it through DVCLive;
+    bench/time_to_accuracy.py measures test accuracy there).
 
     Returns (history, best epoch, seconds per epoch): the history holds only what the seed
     determines, the wall-clock seconds come apart.
@@ -101,7 +102,7 @@ def fit(model: nn.Sequential, recipe: Recipe, train: dict, val: dict, rng: np.ra
                             "val_accuracy": val_acc, "lr": opt.lr})
             epoch_seconds.append(seconds)
             if on_epoch is not None:
-                on_epoch(epoch, seconds, trainer)
+                on_epoch(history[-1], seconds, trainer)
             log(f"epoch {epoch:3d}  loss {loss:.4f}  acc {acc:.4f}  val_loss {val_loss:.4f}  "
                 f"val_acc {val_acc:.4f}  lr {opt.lr:.5f}  {seconds:.1f}s")
             score = val_acc if len(xv) else -loss  # without a val split, keep the lowest train loss
@@ -118,10 +119,3 @@ def fit(model: nn.Sequential, recipe: Recipe, train: dict, val: dict, rng: np.ra
         v[...] = best_weights[k]
     return history, best, epoch_seconds
 
-
-def history_tsv(history: list[dict]) -> str:
-    cols = list(history[0])
-    lines = ["\t".join(cols)]
-    for row in history:
-        lines.append("\t".join(str(row[c]) if isinstance(row[c], int) else f"{row[c]:.6g}" for c in cols))
-    return "\n".join(lines) + "\n"

@@ -72,7 +72,7 @@ def _train(*overrides):
     def case(root):
         args = ["train", "--data", root / "prepared", "--model-dir", root / "artifacts/model",
                 "--metrics", root / "artifacts/train.json", "--timing", root / "artifacts/timing.json",
-                "--history", root / "artifacts/history.tsv", "-p", root / "params.yaml"]
+                "--live", root / "artifacts/live", "-p", root / "params.yaml"]
         for o in overrides:
             args += ["--set", o]
         return args
@@ -84,7 +84,7 @@ def _model(damage):
         folder = root / "bad" / "model"
         shutil.copytree(root / "artifacts/model", folder)
         damage(folder)
-        return ["evaluate", "--model-dir", folder, "--data", root / "prepared", "--history", root / "artifacts/history.tsv",
+        return ["evaluate", "--model-dir", folder, "--data", root / "prepared", "--live", root / "artifacts/live",
                 "--metrics", root / "artifacts/eval.json", "--plots", root / "artifacts/plots", "-p", root / "params.yaml"]
     return case
 
@@ -111,8 +111,8 @@ def _split(damage, stage="train"):
         damage(folder / name)
         if stage == "train":
             return ["train", "--data", folder, "--model-dir", root / "artifacts/model", "--metrics", root / "artifacts/train.json",
-                    "--timing", root / "artifacts/timing.json", "--history", root / "artifacts/history.tsv", "-p", root / "params.yaml"]
-        return ["evaluate", "--model-dir", root / "artifacts/model", "--data", folder, "--history", root / "artifacts/history.tsv",
+                    "--timing", root / "artifacts/timing.json", "--live", root / "artifacts/live", "-p", root / "params.yaml"]
+        return ["evaluate", "--model-dir", root / "artifacts/model", "--data", folder, "--live", root / "artifacts/live",
                 "--metrics", root / "artifacts/eval.json", "--plots", root / "artifacts/plots", "-p", root / "params.yaml"]
     return case
 
@@ -130,7 +130,7 @@ def _params_file(text: str):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         return ["train", "--data", root / "prepared", "--model-dir", root / "artifacts/model", "--metrics", root / "artifacts/train.json",
-                "--timing", root / "artifacts/timing.json", "--history", root / "artifacts/history.tsv", "-p", path]
+                "--timing", root / "artifacts/timing.json", "--live", root / "artifacts/live", "-p", path]
     return case
 
 
@@ -252,7 +252,7 @@ def _other_size_model(root: Path) -> list:
     folder = root / "bad" / "model28"
     model = build([{"type": "flatten"}, {"type": "dense", "units": "classes"}], (1, 28, 28), 10, np.random.default_rng(0))
     modelfile.save(model, folder, classes=list(range(10)))
-    return ["evaluate", "--model-dir", folder, "--data", root / "prepared", "--history", root / "artifacts/history.tsv",
+    return ["evaluate", "--model-dir", folder, "--data", root / "prepared", "--live", root / "artifacts/live",
             "--metrics", root / "artifacts/eval.json", "--plots", root / "artifacts/plots", "-p", root / "params.yaml"]
 
 

@@ -36,8 +36,8 @@ def run_pipeline(root: Path, *, dataset: str = "digits", source: str = "mirrors"
     negatives(data_dir=root / "prepared", out_path=root / "negatives.npz", count=negatives_count, detector=build_detector)
     a = root / "artifacts"
     train(data_dir=root / "prepared", model_dir=a / "model", metrics_path=a / "train.json", timing_path=a / "timing.json",
-          history_path=a / "history.tsv", log=lambda *_: None, **train_params)
-    evaluate(model_dir=a / "model", data_dir=root / "prepared", history_path=a / "history.tsv",
+          live_dir=a / "live", log=lambda *_: None, **train_params)
+    evaluate(model_dir=a / "model", data_dir=root / "prepared", live_dir=a / "live",
              metrics_path=a / "eval.json", plots_dir=a / "plots")
     export(model_dir=a / "model", data_dir=root / "prepared", eval_path=a / "eval.json", out_dir=a / "export",
            metrics_path=a / "export.json")
