@@ -20,9 +20,13 @@ PLOTS = Path("artifacts/plots")
 
 
 def dvc(*args: str) -> str:
-    result = subprocess.run(["dvc", *args], capture_output=True, text=True)
+    try:
+        result = subprocess.run(["dvc", *args], capture_output=True, text=True)
+    except OSError as e:
+        sys.exit(f"error: cannot run dvc ({e}); install the project (`pip install -e .`) first")
     if result.returncode:
-        sys.exit(f"error: dvc {' '.join(args)}: {(result.stderr or result.stdout).strip().splitlines()[-1]}")
+        said = (result.stderr or result.stdout).strip().splitlines()
+        sys.exit(f"error: dvc {' '.join(args)}: {said[-1] if said else f'exit status {result.returncode}'}")
     return result.stdout.strip()
 
 

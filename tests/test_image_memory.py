@@ -36,7 +36,7 @@ except ImageError as e:
 def digit_page(size, mode):
     """A drawn 0 on a page of `size` (w, h) in `mode`."""
     w, h = size
-    page = Image.new("RGBA" if mode in ("RGBA", "P") else "L", size, (255, 255, 255, 0) if mode in ("RGBA", "P") else 255)
+    page = Image.new("RGBA" if mode in ("RGBA", "P", "LA") else "L", size, (255, 255, 255, 0) if mode in ("RGBA", "P", "LA") else 255)
     ImageDraw.Draw(page).ellipse((w * 0.35, h * 0.2, w * 0.65, h * 0.8), outline=(0, 0, 0, 255) if page.mode == "RGBA" else 0,
                                  width=max(w, h) // 40)
     if mode == "P":
@@ -53,6 +53,7 @@ def pictures(tmp_path_factory):
     for name, size, mode, fmt in [("24 MP RGBA PNG", (6000, 4000), "RGBA", "PNG"), ("24 MP RGB JPEG", (6000, 4000), "RGB", "JPEG"),
                                   ("24 MP RGB TIFF", (6000, 4000), "RGB", "TIFF"), ("24 MP 16-bit PNG", (6000, 4000), "I;16", "PNG"),
                                   ("12 MP palette PNG with transparency", (4000, 3000), "P", "PNG"),
+                                  ("24 MP grey-and-alpha PNG", (6000, 4000), "LA", "PNG"),
                                   ("49 MP RGB PNG", (7000, 7000), "RGB", "PNG"), ("small", (300, 200), "L", "PNG")]:
         path = folder / f"{name.replace(' ', '-')}.{fmt.lower()}"
         digit_page(size, mode).save(path, fmt, **({"compression": "tiff_lzw"} if fmt == "TIFF" else {}))
@@ -68,7 +69,7 @@ def read_in_fresh_process(path, small):
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 @pytest.mark.parametrize("name", ["24 MP RGBA PNG", "24 MP RGB JPEG", "24 MP RGB TIFF", "24 MP 16-bit PNG",
-                                  "12 MP palette PNG with transparency"])
+                                  "12 MP palette PNG with transparency", "24 MP grey-and-alpha PNG"])
 def test_a_24_megapixel_picture_is_read_within_the_stated_bound(pictures, name):
     verdict, grew, why = read_in_fresh_process(pictures[name], pictures["small"])
     assert verdict == "read", why

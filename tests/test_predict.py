@@ -286,3 +286,24 @@ def test_a_thin_eight_and_two_digits_read_right(mnist_model, tmp_path):
     thin, twelve = predict([tmp_path / "thin8.png", tmp_path / "12.png"], export_dir)
     assert thin["digit"] == 8 and thin["probability"] > 0.9, thin  # (two perfect ellipses may still be flagged)
     assert "more than one digit" in twelve["error"], twelve
+
+
+def test_every_mode_pillow_opens_is_read_as_it_looks(tmp_path):
+    """Float, premultiplied-alpha, 16-bit and MPO (a phone's JPEG with a second image) pictures: a dark
+    stroke on light paper, read dark on light; a 16-bit picture's values are out of 65535."""
+    page = np.full((60, 50), 0.9, np.float32)
+    page[10:50, 22:28] = 0.1
+    Image.fromarray(page, "F").save(tmp_path / "float.tif")
+    assert to_gray(tmp_path / "float.tif")[30, 25] < 0.2 and to_gray(tmp_path / "float.tif")[5, 5] > 0.9
+    rgba = np.zeros((60, 50, 4), np.uint8)
+    rgba[10:50, 22:28] = (0, 0, 0, 255)  # black ink on a transparent page (white once composited)
+    from scratchnet.vision.images import _one_band  # Pillow reads RGBa (a TIFF's associated alpha) but cannot write it
+
+    lum, alpha = _one_band(Image.fromarray(rgba, "RGBA").convert("RGBa"))
+    assert np.asarray(alpha)[5, 5] == 0 and np.asarray(alpha)[30, 25] == 255 and np.asarray(lum)[30, 25] == 0
+    Image.fromarray(np.full((20, 20), 200, np.uint16)).save(tmp_path / "dim16.png")
+    assert to_gray(tmp_path / "dim16.png").max() == pytest.approx(200 / 65535, rel=1e-3)
+    photo = Image.fromarray((page * 255).astype(np.uint8)).convert("RGB")
+    photo.save(tmp_path / "phone.mpo", "MPO", save_all=True, append_images=[photo.resize((25, 30))])
+    assert Image.open(tmp_path / "phone.mpo").format == "MPO"
+    assert mnist_style(to_gray(tmp_path / "phone.mpo")).max() > 0.9

@@ -30,7 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
 from ..errors import ImageError
-from ..vision.images import reading_cost
+from ..vision.images import DECODE_BUDGET, reading_cost
 from .limits import LIMITS_ENV, SMALL_COST, Busy, Gate, Limits, hand_memory_back_promptly, trim
 from .predict import Reader, data_url, input_png
 
@@ -164,7 +164,9 @@ def create_app(export_dir: Path | str, detector: Path | str | None = None, limit
         if not data:
             raise HTTPException(422, "empty body: send a PNG or JPEG image")
         reader = state["reader"]
-        gate = state["big"] if reading_cost(data) > SMALL_COST else state["small"]
+        cost = await run_in_threadpool(reading_cost, data)  # the header only, but a TIFF's pages take their time
+        # over the budget is refused at the header, before any decoding: no big turn for it
+        gate = state["big"] if SMALL_COST < cost <= DECODE_BUDGET else state["small"]
         try:
             async with gate.turn():
                 deadline = time.monotonic() + limits.read_timeout

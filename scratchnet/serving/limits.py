@@ -6,8 +6,11 @@ is decoded (scratchnet.vision.images.reading_cost): big pictures (more than SMAL
 one of `big_slots` turns, small ones (a drawing from the page, a photo of modest size) one of
 `small_slots`, so a burst of huge pictures cannot keep a small request waiting. A request that gets
 no turn within `queue_wait` seconds, or finds `max_waiting` requests already waiting, is answered
-503 with Retry-After. Memory per reading is bounded by DECODE_BUDGET, so a worker holds at most
-about big_slots * (DECODE_BUDGET + WORK_BYTES) for pictures beyond its idle size.
+503 with Retry-After. Memory per reading is bounded by DECODE_BUDGET (+ WORK_BYTES), so beyond its
+idle size a worker holds at most big_slots * (DECODE_BUDGET + WORK_BYTES) for big pictures,
+small_slots * (SMALL_COST + WORK_BYTES) for small ones, and the bodies of the requests in flight or
+waiting (each at most MAX_BODY, 10 MiB; 2 * max_waiting of them wait at most): about 1 GiB with
+the defaults. Bodies still uploading are bounded by the proxy in front (docs/predict-and-serve.md).
 """
 
 from __future__ import annotations

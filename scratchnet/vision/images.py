@@ -21,7 +21,7 @@ MAX_PIXELS = 50_000_000  # decoded size bound: a 7000x7000 photo fits, a decompr
 # a 24-megapixel phone photo, RGB(A) or 16-bit, fits; the worst case of one reading is this plus WORK_BYTES
 DECODE_BUDGET = 150 * 2**20
 WORK_BYTES = 32 * 2**20  # the reduced picture's float copies, the ink map and the model's input, at most
-PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "LA": 2, "La": 2, "PA": 2, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}  # else 4
+PIXEL_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}  # else 4 (Pillow keeps LA, PA in 4)
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
 ORIENTATION = 0x0112  # the EXIF tag
 WORK_SIDE = 320  # a page is analysed at most this many pixels on its long side: enough for a digit
@@ -62,15 +62,16 @@ def _open(source: Path | bytes, path: str):
         raise ImageError(f"{path}: cannot decode ({e})") from None
     if size > MAX_PIXELS:
         raise ImageError(f"{path}: {im.width}x{im.height} is above the {MAX_PIXELS:,}-pixel bound", "too_large")
-    if frames > 1:
+    if frames > 1 and im.format != "MPO":  # a phone's JPEG with a second image (a gain map): the first is the photo
         raise ImageError(f"{path}: has {frames} frames (animated or multi-page); give a single image")
     return im
 
 
 def to_gray(source: Path | str | bytes, *, name: str | None = None, deadline: float | None = None) -> np.ndarray:
     """Decode an image file (or its bytes) to float32 (H, W) in [0, 1], 0 = black, upright as its EXIF
-    orientation says; alpha composited over white. At most 2 * WORK_SIDE on the long side: a bigger
-    picture is reduced (area averages) while still 8-bit, so no float copy of it is ever made.
+    orientation says; alpha composited over white. A picture over 2 * WORK_SIDE on its long side is
+    reduced by a whole factor (area averages) to between 2 and 4 * WORK_SIDE while still 8-bit, so no
+    float copy of the full picture is ever made.
 
     Memory is bounded by design: the header's size is checked against DECODE_BUDGET before decoding,
     a JPEG is decoded at the smallest scale (1/2, 1/4, 1/8) that keeps 2 * WORK_SIDE, and every
@@ -88,6 +89,7 @@ def to_gray(source: Path | str | bytes, *, name: str | None = None, deadline: fl
                              f"{DECODE_BUDGET / 2**20:.0f} MiB budget; a digit needs far fewer pixels (send it smaller)", "too_large")
         im.load()
         orientation = im.getexif().get(ORIENTATION, 1)  # after load: a PNG may keep its EXIF after the pixels
+        sixteen = im.mode in SIXTEEN_BIT
         _check(deadline, path)
         bands = _one_band(im)
         del im  # the full-size decode goes; only 8-bit bands of it remain
@@ -99,9 +101,9 @@ def to_gray(source: Path | str | bytes, *, name: str | None = None, deadline: fl
         _check(deadline, path)
         if orientation in UPRIGHT:  # phones store portrait shots sideways plus a tag
             bands = [b.transpose(UPRIGHT[orientation]) for b in bands]
-        gray = np.asarray(bands[0], dtype=np.float32)
+        gray = np.array(bands[0], dtype=np.float32)  # a copy: Pillow's F buffer is read-only
         if bands[0].mode == "I":
-            gray /= 65535.0 if gray.max() > 255 else 255.0
+            gray /= 65535.0 if sixteen or gray.max() > 255 else 255.0
         elif bands[0].mode == "F":
             gray /= max(float(gray.max()), 1e-6)
         else:
@@ -122,7 +124,7 @@ def _plan(im) -> int:
     """Set a JPEG to decode at the smallest scale that keeps 2 * WORK_SIDE; return the bytes reading
     the picture will hold at once."""
     long_side = max(im.size)
-    if im.format == "JPEG" and long_side > 2 * WORK_SIDE:  # the decoder itself skips the detail
+    if im.format in ("JPEG", "MPO") and long_side > 2 * WORK_SIDE:  # the decoder itself skips the detail
         scale = 2 * WORK_SIDE / long_side
         im.draft("L" if im.mode in ("L", "RGB") else im.mode, (max(1, int(im.width * scale)), max(1, int(im.height * scale))))
     return im.width * im.height * peak_bytes(im.mode, "transparency" in im.info)
@@ -147,8 +149,8 @@ def peak_bytes(mode: str, transparency: bool) -> int:
         return native + 4
     if mode in ("I", "F", "L") and not transparency:
         return native
-    if mode in ("P", "PA", "LA", "RGBA", "RGBa", "La") or transparency:  # made LA by way of RGBA, then split
-        return native + (0 if mode in ("RGBA", "LA") else 4 + 2) + 2
+    if mode in ("P", "PA", "LA", "RGBA", "RGBa", "La") or transparency:  # made LA (4 bytes) by way of RGBA, then split
+        return native + (0 if mode in ("RGBA", "LA") else 4 + 4) + 2
     return native + 1
 
 
@@ -160,6 +162,8 @@ def _one_band(im) -> list:
     if im.mode in ("I", "F", "L") and "transparency" not in im.info:
         return [im]
     if im.mode in ("P", "PA", "LA", "RGBA", "RGBa", "La") or "transparency" in im.info:
+        if im.mode == "RGBa":  # premultiplied: Pillow's RGBa -> LA would drop the alpha
+            im = im.convert("RGBA")
         if im.mode not in ("RGBA", "LA"):
             im = im.convert("LA")
         alpha = im.getchannel("A")
