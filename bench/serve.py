@@ -17,9 +17,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -47,25 +45,6 @@ def rss_mib(pid: int) -> float:
 
     proc = psutil.Process(pid)
     return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)]) / 2 ** 20
-
-
-def start(model: str, workers: int) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(["scratchnet", "serve", "--model", model, "--port", str(port), "--workers", str(workers)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/health")
-            if conn.getresponse().status == 200:
-                return proc, port
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("error: the server did not become ready in 60 s")
 
 
 def burst(port: int, bodies: list[bytes], requests: int, clients: int) -> tuple[list[float], int, float]:
@@ -102,15 +81,13 @@ def burst(port: int, bodies: list[bytes], requests: int, clients: int) -> tuple[
 
 
 def measure(model: str, workers: int, requests: int, clients: int, bodies: list[bytes]) -> dict:
-    proc, port = start(model, workers)
-    try:
+    from tests.support.server import serving
+
+    with serving(model, "--workers", str(workers)) as (proc, port):
         burst(port, bodies, 50, clients)  # warm-up: imports, first-touch allocations
         before = rss_mib(proc.pid)
         lat, errors, wall = burst(port, bodies, requests, clients)
         after = rss_mib(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     q = statistics.quantiles(lat, n=100)
     return {"workers": workers, "requests": requests, "clients": clients, "rps": requests / wall,
             "p50_ms": q[49] * 1000, "p99_ms": q[98] * 1000, "errors": errors, "rss_before": before, "rss_after": after}

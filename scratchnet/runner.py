@@ -76,11 +76,19 @@ def _state_of_outputs() -> str:
 
 def _recorded_outs(stage: str) -> list[str]:
     """The paths dvc.lock records as `stage`'s outputs ([] when it cannot be read)."""
+    try:
+        return [str(o["path"]) for o in _lock_outs(stage)]
+    except (KeyError, TypeError):
+        return []
+
+
+def _lock_outs(stage: str) -> list:
+    """dvc.lock's records of `stage`'s outputs ({"path", "md5", ...} each; [] when it cannot be read)."""
     import yaml
 
     try:
         lock = yaml.safe_load(Path("dvc.lock").read_text(encoding="utf-8")) or {}
-        return [str(o["path"]) for o in lock["stages"][stage].get("outs", [])]
+        return list(lock["stages"][stage].get("outs", []))
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
         return []
 
@@ -98,13 +106,7 @@ def _cached(stage: str) -> bool:
 def _all_cached(stage: str) -> bool:
     import configparser
 
-    import yaml
-
-    try:
-        lock = yaml.safe_load(Path("dvc.lock").read_text(encoding="utf-8")) or {}
-        outs = lock["stages"][stage].get("outs", [])
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
-        return False
+    outs = _lock_outs(stage)
     cache = Path(".dvc/cache")
     config = configparser.ConfigParser(strict=False, interpolation=None)
     config.read([".dvc/config", ".dvc/config.local"])

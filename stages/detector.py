@@ -53,7 +53,7 @@ CARD = """# The `uncertain` detector
 """
 
 
-def card(*, export_dir: Path, data: str, off: str | None, digits: int = 0, negatives: int = 0,
+def card(*, export_dir: Path, manifest: dict, data: str, off: str | None, digits: int = 0, negatives: int = 0,
          val: int = 0, flag_rate: float = 0.0, test_rate: float = 0.0, test: int = 0) -> str:
     """detector-card.md: what the detector beside a model was built on, or why it is off."""
     if off is not None:
@@ -64,7 +64,6 @@ def card(*, export_dir: Path, data: str, off: str | None, digits: int = 0, negat
                  f"(label: digit) against {negatives:,} drawn non-digits (letters, shapes, scribbles: stages/negatives.py).\n"
                  f"- **Threshold**: set to flag {flag_rate:.2%} of the {val:,} validation images; it flags "
                  f"{test_rate:.2%} of the {test:,} test images (artifacts/metrics/detector.json).")
-    manifest = modelfile.read_manifest(export_dir)
     model = f"the `{manifest['recipe']['model']}` model" if "model" in manifest.get("recipe", {}) else "the model"
     return CARD.format(model=model, export_dir=export_dir, data=data, built=built)
 
@@ -80,7 +79,8 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
     onnx_path = export_dir / "model.onnx"
     if not onnx_path.is_file():
         raise ModelFormatError(f"{onnx_path}: not found (run `scratchnet export` or `dvc repro export` first)")
-    input_shape = tuple(modelfile.read_manifest(export_dir)["input_shape"])
+    manifest = modelfile.read_manifest(export_dir)
+    input_shape = tuple(manifest["input_shape"])
     sess = session(onnx_path)
     train, val, test = (load_split(data_dir / f"{name}.npz") for name in ("train", "val", "test"))
     if not len(val["x"]):
@@ -90,7 +90,7 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
     out_path = Path(out_path)
     if off is not None:
         atomic.write_npz(out_path, **{OFF: np.array(off)})
-        atomic.write_text(out_path.with_name(CARD_FILE), card(export_dir=export_dir, data=data, off=off))
+        atomic.write_text(out_path.with_name(CARD_FILE), card(export_dir=export_dir, manifest=manifest, data=data, off=off))
         atomic.write_json(metrics_path, {})  # no rule, no rate: an empty record, not a flattering 0
         return {"off": off}
     rng = np.random.default_rng(s["seed"])
@@ -104,7 +104,7 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
     metrics = {"uncertain_test_rate": float(Rule(cal).flags(test_features).mean())}
     atomic.write_npz(out_path, **cal)
     atomic.write_text(out_path.with_name(CARD_FILE), card(
-        export_dir=export_dir, data=data, off=None, digits=len(pick), negatives=len(negatives), val=len(val["x"]),
+        export_dir=export_dir, manifest=manifest, data=data, off=None, digits=len(pick), negatives=len(negatives), val=len(val["x"]),
         flag_rate=s["flag_rate"], test_rate=metrics["uncertain_test_rate"], test=len(test["x"])))
     atomic.write_json(metrics_path, metrics)
     return metrics
