@@ -21,6 +21,10 @@ from .checkout import in_experiment_copy
 from .errors import ScratchnetError
 from .params.schema import Section, parse_override
 
+# set for the processes the train stage starts under MPI (training/launch.py): how many there are.
+# Their launcher says how the run ended, with what became of the outputs; they say only why.
+MPI_WORLD = "SCRATCHNET_MPI_PROCESSES"
+
 ParamsFile = Annotated[Path, typer.Option("--params", "-p", metavar="FILE", help="params.yaml to read this stage's section from.")]
 
 
@@ -131,7 +135,14 @@ def _all_cached(stage: str) -> bool:
 
 def _under_dvc() -> str:
     """After an error: by hand nothing needs saying (outputs are atomic); under DVC, what became of them."""
-    return f" ({_state_of_outputs()})" if dvc_stage() else ""
+    return f" ({_state_of_outputs()})" if dvc_stage() and not os.environ.get(MPI_WORLD) else ""
+
+
+def _process() -> str:
+    """Under MPI, which of the processes speaks ("MPI process 1 of 2: "), from the launchers' variables."""
+    world = os.environ.get(MPI_WORLD)
+    rank = os.environ.get("PMI_RANK") or os.environ.get("OMPI_COMM_WORLD_RANK")
+    return f"MPI process {rank} of {world}: " if world and rank else ""
 
 
 def run(fn: Callable[[], object]) -> None:
@@ -143,13 +154,13 @@ def run(fn: Callable[[], object]) -> None:
     try:
         fn()
     except ScratchnetError as e:
-        typer.echo(f"error: {e}" + _under_dvc(), err=True)
+        typer.echo(f"error: {_process()}{e}" + _under_dvc(), err=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt as e:
         typer.echo(f"interrupted: {_state_of_outputs()}", err=True)
         raise typer.Exit(128 + getattr(e, "signum", signal.SIGINT)) from None
     except (OSError, MemoryError) as e:
-        typer.echo(f"error: {type(e).__name__}: {e}" + _under_dvc(), err=True)
+        typer.echo(f"error: {_process()}{type(e).__name__}: {e}" + _under_dvc(), err=True)
         raise typer.Exit(1) from None
 
 

@@ -14,7 +14,7 @@ from tests.support import ROOT
 NN = ROOT / "scratchnet" / "nn"
 # what scratchnet/nn may import besides the standard library and itself: NumPy, and threadpoolctl to
 # keep BLAS from oversubscribing the cores while shards run on threads
-ALLOWED_THIRD_PARTY = {"numpy", "threadpoolctl"}
+ALLOWED_THIRD_PARTY = {"numpy", "threadpoolctl", "mpi4py"}  # mpi4py: only collective.MPIGroup, the `mpi` extra
 
 
 def _imports(path):

@@ -87,7 +87,7 @@ def test_under_shards_the_running_statistics_are_updated_once_from_all_shards(sh
             trainer.step(x, y)
             trainer.step(x[::-1].copy(), y[::-1].copy())
             np.testing.assert_allclose(trainer.predict_logits(x), model.predict_logits(x), rtol=1e-6)
-            assert all(r.layers[1].state["mean"] is model.layers[1].state["mean"] for r in trainer.parallel.replicas)
+            assert all(r.layers[1].state["mean"] is model.layers[1].state["mean"] for r in trainer.parallel.replicas.values())
         states.append(model.state())
     one, many = states
     assert set(one) == {"1.mean", "1.var", "6.mean", "6.var"}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.repo import BIN, ROOT, commit, make_repo, sh
+from tests.support.repo import BIN, ROOT, commit, make_repo, set_param, sh
 
 pytestmark = pytest.mark.slow  # every test here drives DVC in a throwaway repo (the static checks: test_stage_deps.py)
 
@@ -44,13 +44,6 @@ def snapshot(repo: Path) -> dict[str, str]:
         for f in ([p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file()) if p.is_dir() else []):
             files[f.relative_to(repo).as_posix()] = hashlib.sha256(f.read_bytes()).hexdigest()
     return files
-
-
-def set_param(repo: Path, key: str, value) -> None:
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    section, _, name = key.partition(".")
-    params[section][name] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def git_status(repo: Path) -> str:

@@ -59,7 +59,7 @@ def test_a_batch_smaller_than_the_shard_count_ignores_stale_shards():
 def test_replicas_share_parameters_and_own_their_gradients():
     model = make()
     dp = nn.DataParallel(model, 2, np.random.default_rng(1), loss=nn.softmax_cross_entropy)
-    for replica in dp.replicas:
+    for replica in dp.replicas.values():
         for (name, p), q in zip(model.parameters().items(), replica.parameters().values()):
             assert p is q, name
         for g, h in zip(model.gradients().values(), replica.gradients().values()):

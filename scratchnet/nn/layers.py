@@ -83,9 +83,10 @@ class Layer:
         of params and state are initialisers named prefix + key ("3.W"). [] means identity."""
         raise NotImplementedError(f"no ONNX translation for layer {self.kind}")
 
-    def pool_statistics(self, shards: list[Layer]) -> None:
-        """With `statistics`: update this layer's running statistics from its replicas' (one per
-        shard of a batch) as if it had seen the whole batch."""
+    def pool_statistics(self, stats: list) -> None:
+        """With `statistics`: update this layer's running statistics from its replicas' `batch_stats`
+        (one per shard of a batch, in shard order, gathered from every process) as if it had seen
+        the whole batch."""
 
     def _alloc_grads(self) -> None:
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}

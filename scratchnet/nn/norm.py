@@ -22,9 +22,9 @@ class BatchNorm(Layer):
 
     A replica under DataParallel normalises its shard with that shard's statistics (as each GPU
     does in PyTorch's DistributedDataParallel without SyncBatchNorm) but leaves the running
-    estimates alone (`owns_stats` False): DataParallel pools all shards' statistics into the
-    whole batch's mean and variance and updates them once (update_running), so they do not
-    depend on the shard count.
+    estimates alone (`owns_stats` False): DataParallel pools all shards' statistics, gathered from
+    every process, into the whole batch's mean and variance and updates them once
+    (update_running), so they do not depend on the shard count.
     """
 
     kind = "batchnorm"
@@ -130,5 +130,5 @@ class BatchNorm(Layer):
         return [("BatchNormalization", [x, *(f"{prefix}{k}" for k in ("gamma", "beta", "mean", "var"))], [out],
                  {"epsilon": self.eps})]
 
-    def pool_statistics(self, shards):
-        self.update_running([shard.batch_stats for shard in shards])
+    def pool_statistics(self, stats):
+        self.update_running(stats)

@@ -23,19 +23,22 @@ class Trainer:
 
     shards > 1 splits each batch over that many threads (see DataParallel); `rng` seeds their
     dropout. clip_dz clips the gradient flowing between layers, clip_value each gradient element,
-    clip_norm the gradients' joint L2 norm. Use as a context manager (it holds the shards' threads).
+    clip_norm the gradients' joint L2 norm. `group` spreads the shards over MPI processes
+    (collective.MPIGroup), each of which runs its own Trainer and takes the same steps. Use as a
+    context manager (it holds the shards' threads).
     """
 
     def __init__(self, model: Sequential, optimizer: Optimizer, *, loss, shards: int = 1,
                  rng: np.random.Generator | None = None, clip_dz: float | None = None,
-                 clip_value: float | None = None, clip_norm: float | None = None, threads: int | None = None):
+                 clip_value: float | None = None, clip_norm: float | None = None, threads: int | None = None,
+                 group=None):
         mine = model.parameters()
         if list(optimizer.params) != list(mine) or any(optimizer.params[k] is not v for k, v in mine.items()):
             raise ValueError("the optimizer is bound to other arrays than this model's parameters")
         self.model, self.optimizer = model, optimizer
         self.clip_dz, self.clip_value, self.clip_norm = clip_dz, clip_value, clip_norm
         rng = rng if rng is not None else np.random.default_rng(0)
-        self.parallel = DataParallel(model, shards, rng, loss=loss, threads=threads)
+        self.parallel = DataParallel(model, shards, rng, loss=loss, threads=threads, group=group)
 
     def __enter__(self) -> Trainer:
         self.parallel.__enter__()

@@ -72,10 +72,11 @@ def train_epoch(trainer: nn.Trainer, recipe: Recipe, x: np.ndarray, y: np.ndarra
 
 
 def fit(model: nn.Sequential, recipe: Recipe, train: dict, val: dict, rng: np.random.Generator,
-        log=print, on_epoch=None) -> tuple[list[dict], int, list[float]]:
+        log=print, on_epoch=None, group=None) -> tuple[list[dict], int, list[float]]:
     """Train in place; restore the best weights by val accuracy. on_epoch(row, seconds, trainer), if
     given, runs after each epoch with its history row (the train stage logs it through DVCLive;
-    bench/time_to_accuracy.py measures test accuracy there).
+    bench/time_to_accuracy.py measures test accuracy there). Under MPI (`group`), every process
+    calls fit with the same arguments and ends with the same weights and history.
 
     Returns (history, best epoch, seconds per epoch): the history holds only what the seed
     determines, the wall-clock seconds come apart.
@@ -90,7 +91,8 @@ def fit(model: nn.Sequential, recipe: Recipe, train: dict, val: dict, rng: np.ra
     best_weights = {k: v.copy() for k, v in weights.items()}
     history, epoch_seconds, best, best_score, stale = [], [], 0, -math.inf, 0
     trainer = nn.Trainer(model, opt, loss=nn.softmax_cross_entropy, shards=recipe.shards, rng=shard_rng,
-                         clip_dz=recipe.clip_dz, clip_value=recipe.clip_value, clip_norm=recipe.clip_norm)
+                         clip_dz=recipe.clip_dz, clip_value=recipe.clip_value, clip_norm=recipe.clip_norm,
+                         group=group)
     with trainer:
         for epoch in range(1, recipe.epochs + 1):
             opt.lr = lr_at(epoch - 1)

@@ -57,6 +57,14 @@ def sh(repo: Path, *cmd: str, env: dict | None = None, check: bool = True) -> su
     return result
 
 
+def set_param(repo: Path, key: str, value) -> None:
+    """Set one key ("train.lr") of the repo's params.yaml."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    section, _, name = key.partition(".")
+    params[section][name] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def make_repo(tmp_path: Path, **sections) -> Path:
     """A git + DVC repo holding this project's pipeline with params sections replaced by `sections`."""
     repo = tmp_path / "repo"
