@@ -75,3 +75,19 @@ def test_report_has_both_memory_columns_and_the_named_speedups():
     assert "| train MiB | peak MiB |" in table[0] and table[2].endswith("| 140 | 141 |")
     assert last == "speedups: mlp_train=1.00 mlp_infer=1.10 cnn_train=1.20 small_cnn_train=1.30 cnn_train_vs_cl=1.40"
     assert any("cnn_infer=2.00" in note for note in notes)
+
+
+def test_scaling_bench_measures_threads_processes_and_the_cluster_arithmetic():
+    from bench import scale
+
+    seconds, reduce, params = scale.step_seconds("seed-mlp", 2, steps=1)
+    assert seconds > 0 and reduce is None and params == 109_386
+    over_mpi = scale.over_processes("seed-mlp", 2, steps=1)
+    assert over_mpi["seconds"] > 0 and over_mpi["reduce"] > 0
+    # compute 0.1 s per step; 1 MB of gradient over 2 machines, 1 Gb/s: 2 * 50 us + 1 MB / 125 MB/s = 8.1 ms
+    assert scale.cluster(0.1, 250_000, 2, 1e9 / 8) == pytest.approx(0.05 / (0.05 + 2 * 50e-6 + 0.008))
+    assert scale.cluster(0.1, 250_000, 8, 1e9 / 8) < scale.cluster(0.1, 250_000, 2, 1e9 / 8)
+    figures = {"params": params, "batch": 128, "step": seconds, "threads": {1: 1.0, 2: 2.0, 4: 3.0},
+               "processes": {1: 1.0, 2: 2.0, 4: 3.0}, "reduce": {2: 1e-3, 4: 2e-3}}
+    text = scale.report({"seed-mlp": figures}, cores=2)
+    assert "| `seed-mlp` | 128 | 1 | 2 | 3 | 2 | 3 | 1.00 ms, 2.00 ms |" in text and "0.44 MB" in text

@@ -24,6 +24,8 @@ EXP_SHOW = ("dvc exp show --only-changed --keep 'test_(accuracy|loss)|best_val_a
             "data/|artifacts/|best_(val_loss|epoch)|test_macro|onnx|uncertain'")
 ARTIFACT = ("tests/test_artifacts.py::test_a_registered_version_is_found_and_fetched_by_name (the same commands, with a "
             "local remote and the repository's path in place of GitHub; nothing to push to)")
+TEAM = "tests/test_dvc_team.py::{}"
+GRID = "test_a_grid_run_by_two_workers_is_pushed_pulled_and_restored_without_training"
 PRESETS = "trains a preset for minutes; the same `dvc exp run -S` form runs in the walk-through"
 
 # command, as documented -> where it runs as written
@@ -54,9 +56,22 @@ WHERE = {
     "dvc metrics diff": WALK,
     "dvc plots diff HEAD <exp>": WALK + " (<exp>: the queued experiment's name)",
     "dvc remote add -d team /mnt/shared/scratchnet-dvc": "tests/test_dvc_contract.py::test_a_team_remote_shares_outputs_and_the_run_cache",
-    'git commit -am "team remote" && dvc push --run-cache': "tests/test_dvc_contract.py::test_a_team_remote_shares_outputs_and_the_run_cache",
+    'git commit -am "team remote" && dvc push': "tests/test_dvc_contract.py::test_a_team_remote_shares_outputs_and_the_run_cache",
     "dvc pull": "tests/test_dvc_contract.py::test_a_team_remote_shares_outputs_and_the_run_cache",
-    "dvc pull --run-cache && dvc repro --pull": "tests/test_dvc_contract.py::test_a_team_remote_shares_outputs_and_the_run_cache",
+    "pip install -e '.[mpi]'": ".ci/run (the dev extra holds scratchnet[mpi])",
+    "scratchnet train --set processes=2": "tests/test_mpi.py::test_processes_train_the_model_threads_train_with_as_many_shards",
+    "dvc exp run -S train.processes=2": TEAM.format("test_exp_run_with_two_processes_gives_the_two_shards_model"),
+    "dvc exp run -S train.processes=2 -S 'train.hosts=[node1, node2]'":
+        "not here: needs two machines and SSH between them; the localhost form runs in " + TEAM.format(
+            "test_exp_run_with_two_processes_gives_the_two_shards_model"),
+    "dvc exp run --queue -S 'train.lr=0.02,0.1' -S 'train.model=seed-mlp,mlp'": TEAM.format(GRID),
+    "dvc queue start -j 2": TEAM.format(GRID),
+    "dvc exp show": TEAM.format(GRID) + " (as --csv, to read it)",
+    'dvc remote add -d team /mnt/shared/scratchnet-dvc && git commit -am "team remote" && git push':
+        TEAM.format(GRID) + " (its fixture, with a local folder and a bare repository)",
+    "dvc exp push origin": TEAM.format(GRID),
+    "dvc exp pull origin": TEAM.format(GRID),
+    "dvc exp apply <exp> && dvc checkout": TEAM.format(GRID),
     'dvc repro && git commit -am "model" && dvc push': ARTIFACT,
     'git tag -a digit-reader@v1.0.0 -m "Register digit-reader v1.0.0" && git push origin digit-reader@v1.0.0': ARTIFACT,
     'git tag -a "digit-reader#prod#1" -m "Promote digit-reader v1.0.0 to prod" && git push origin "digit-reader#prod#1"': ARTIFACT,

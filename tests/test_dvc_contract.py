@@ -238,7 +238,7 @@ def test_a_team_remote_shares_outputs_and_the_run_cache(repo, tmp_path):
     remote = tmp_path / "remote"
     sh(repo, "dvc", "remote", "add", "-d", "team", str(remote))
     commit(repo, "team remote")
-    sh(repo, "dvc", "push", "--run-cache")
+    sh(repo, "dvc", "push")  # as docs/pipeline.md says
 
     clone = tmp_path / "clone"
     sh(tmp_path, "git", "clone", "-q", str(repo), str(clone))
