@@ -1,7 +1,9 @@
 """detector: learn and calibrate the rule behind predict's `uncertain` flag (scratchnet/detector.py).
 
-Reads the exported ONNX model's penultimate features of training digits and of the drawn non-digits,
-trains the detector to tell them apart, and sets its threshold on the validation digits. Writes
+Takes digits (training digits as they are, some of them photographed and read back, and the printed
+digits of the negatives stage) and the negatives stage's non-digits, with the exported ONNX model's
+penultimate features of each; trains the detector's two networks to tell them apart, and sets its
+threshold on the validation digits. Writes
 artifacts/detector/uncertainty.npz, detector-card.md beside it (what it was built on), and the share
 of test digits it flags to a metrics JSON. When the negatives stage drew nothing (not a digit
 dataset), the rule is written off, with the reason, and there is no rate to report.
@@ -26,24 +28,29 @@ from scratchnet.errors import ZIP_REFUSALS, DataError, ModelFormatError
 from scratchnet.onnx_export import infer, session
 from scratchnet.params.detector import SECTION
 from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
+from scratchnet.vision.drawing import generate
+from scratchnet.vision.photographed import photographed as photograph
+
+PHOTOGRAPHED_WEIGHT = 2  # photographed digits are what users send: counted twice, the detector leans toward them
 
 
-def read_negatives(path: Path, image_shape: tuple[int, ...]) -> tuple[np.ndarray, str | None]:
-    """(the drawn non-digits (N, H, W) as float32 in [0, 1], checked against the model's image size;
-    why the detector is off, or None)."""
+def read_negatives(path: Path, image_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, str | None]:
+    """(the non-digits (N, H, W) and the printed digits (M, H, W) as float32 in [0, 1], checked
+    against the model's image size; why the detector is off, or None)."""
     again = "run `scratchnet negatives` or `dvc repro negatives`"
     if not path.is_file():
         raise DataError(f"{path}: not found ({again} first)")
     try:
         with np.load(path, allow_pickle=False) as z:
-            negatives, off = z["x"], (str(z[OFF]) if OFF in z.files else None)
+            negatives, digits, off = z["x"], z["digits"], (str(z[OFF]) if OFF in z.files else None)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, *ZIP_REFUSALS) as e:
         raise DataError(f"{path}: cannot read the non-digits ({e}); {again}") from None
-    if negatives.shape[1:] != tuple(image_shape):
-        raise DataError(f"{path}: images {negatives.shape[1:]} but the model reads {tuple(image_shape)}; {again}")
+    for name, images in (("non-digits", negatives), ("printed digits", digits)):
+        if images.ndim != 3 or images.shape[1:] != tuple(image_shape):
+            raise DataError(f"{path}: {name} of {images.shape[1:]} but the model reads {tuple(image_shape)}; {again}")
     if off is None and not len(negatives):
         raise DataError(f"{path}: holds no non-digits; {again}")
-    return negatives.astype(np.float32) / 255, off
+    return negatives.astype(np.float32) / 255, digits.astype(np.float32) / 255, off
 
 
 CARD = """# The `uncertain` detector
@@ -53,15 +60,18 @@ CARD = """# The `uncertain` detector
 """
 
 
-def card(*, export_dir: Path, manifest: dict, data: str, off: str | None, digits: int = 0, negatives: int = 0,
-         val: int = 0, flag_rate: float = 0.0, test_rate: float = 0.0, test: int = 0) -> str:
+def card(*, export_dir: Path, manifest: dict, data: str, off: str | None, digits: int = 0, photographed: int = 0,
+         printed: int = 0, negatives: int = 0, val: int = 0, flag_rate: float = 0.0, test_rate: float = 0.0,
+         test: int = 0) -> str:
     """detector-card.md: what the detector beside a model was built on, or why it is off."""
     if off is not None:
         built = (f"- **Off**: {off}. predict and serve flag `uncertain` only for a page with more than "
                  f"{MAX_OTHER_MARKS} other marks on it.")
     else:
-        built = (f"- **Built on**: the model's penultimate features of {digits:,} training images of that data "
-                 f"(label: digit) against {negatives:,} drawn non-digits (letters, shapes, scribbles: stages/negatives.py).\n"
+        built = (f"- **Built on**: {digits:,} training images of that data, {photographed:,} of them photographed and "
+                 f"read back, and {printed:,} printed digits (label: digit) against {negatives:,} non-digits drawn, "
+                 "printed and photographed (stages/negatives.py); each network sees the image, the MLP also the "
+                 "model's penultimate features.\n"
                  f"- **Threshold**: set to flag {flag_rate:.2%} of the {val:,} validation images; it flags "
                  f"{test_rate:.2%} of the {test:,} test images (artifacts/metrics/detector.json).")
     model = f"the `{manifest['recipe']['model']}` model" if "model" in manifest.get("recipe", {}) else "the model"
@@ -73,7 +83,8 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
     """Train and calibrate the detector for the model in export_dir; write its arrays to out_path and
     the share of test digits it flags to metrics_path; return those metrics.
 
-    settings: the detector section of params.yaml (positives, epochs, batch_size, lr, flag_rate, seed)."""
+    settings: the detector section of params.yaml (positives, photographed, epochs, image_epochs, batch_size,
+    lr, flag_rate, seed)."""
     s = SECTION.validate(settings)
     export_dir, data_dir = Path(export_dir), Path(data_dir)
     onnx_path = export_dir / "model.onnx"
@@ -85,7 +96,7 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
     train, val, test = (load_split(data_dir / f"{name}.npz") for name in ("train", "val", "test"))
     if not len(val["x"]):
         val = train  # no held-back split: calibrate on training digits
-    negatives, off = read_negatives(Path(negatives_path), input_shape[1:])
+    negatives, printed_digits, off = read_negatives(Path(negatives_path), input_shape[1:])
     data = describe(data_dir)
     out_path = Path(out_path)
     if off is not None:
@@ -95,16 +106,20 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
         return {"off": off}
     rng = np.random.default_rng(s["seed"])
     pick = np.sort(rng.choice(len(train["x"]), min(s["positives"], len(train["x"])), replace=False))
-    _, digits = infer(sess, model_input({"x": train["x"][pick]}, input_shape))
-    _, others = infer(sess, model_input({"x": negatives}, input_shape))
-    _, val_features = infer(sess, model_input(val, input_shape))
-    cal = calibrate(digits, others, val_features, rng, epochs=s["epochs"], batch_size=s["batch_size"],
-                    lr=s["lr"], flag_rate=s["flag_rate"])
-    _, test_features = infer(sess, model_input(test, input_shape))
-    metrics = {"uncertain_test_rate": float(Rule(cal).flags(test_features).mean())}
+    posed = np.sort(rng.choice(len(train["x"]), min(s["photographed"], len(train["x"])), replace=False))
+    photographed = generate(0, np.random.SeedSequence(s["seed"]).spawn(1)[0], input_shape[1:],
+                            sampler=photograph, data=train["x"][posed]).astype(np.float32) / 255
+
+    def seen(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # (images, the model's features of them)
+        return images, infer(sess, model_input({"x": images}, input_shape))[1]
+    digits = seen(np.concatenate([train["x"][pick], *[photographed] * PHOTOGRAPHED_WEIGHT, printed_digits]))
+    cal = calibrate(digits, seen(negatives), seen(val["x"]), rng, epochs=s["epochs"], image_epochs=s["image_epochs"],
+                    batch_size=s["batch_size"], lr=s["lr"], flag_rate=s["flag_rate"])
+    metrics = {"uncertain_test_rate": float(Rule(cal).flags(*seen(test["x"])).mean())}
     atomic.write_npz(out_path, **cal)
     atomic.write_text(out_path.with_name(CARD_FILE), card(
-        export_dir=export_dir, manifest=manifest, data=data, off=None, digits=len(pick), negatives=len(negatives), val=len(val["x"]),
+        export_dir=export_dir, manifest=manifest, data=data, off=None, digits=len(pick) + len(photographed),
+        photographed=len(photographed), printed=len(printed_digits), negatives=len(negatives), val=len(val["x"]),
         flag_rate=s["flag_rate"], test_rate=metrics["uncertain_test_rate"], test=len(test["x"])))
     atomic.write_json(metrics_path, metrics)
     return metrics
@@ -126,7 +141,7 @@ def main(
     params_file: ParamsFile = Path("params.yaml"),
     changes: SetOption = None,
 ) -> None:
-    """Train and calibrate the `uncertain` detector on the exported model's features."""
+    """Train and calibrate the `uncertain` detector on pictures and the exported model's features."""
     def go():
         out_path = out if out is not None else beside(model)
         m = detector(export_dir=model, data_dir=data, negatives_path=negatives_path, out_path=out_path,

@@ -1,8 +1,15 @@
-"""negatives: draw the non-digits (letters, shapes, scribbles) the `uncertain` detector learns from.
+"""negatives: make the pictures the `uncertain` detector learns from: non-digits, and printed digits.
 
-Writes data/negatives.npz: `x` uint8 (N, H, W), 0 = background, at the prepared data's image size
-(scratchnet/vision/drawing.py draws them). For a dataset that is not digits (negatives.detector:
-auto) it draws none: `x` is empty and `off` says why, and the detector stage leaves the rule off.
+Writes data/negatives.npz at the prepared data's image size, uint8, 0 = background:
+- `x` (N, H, W): the non-digits, in order: letters, shapes and scribbles drawn with a pen
+  (scratchnet/vision/drawing.py; negatives.count of them); letters, symbols and strings of digits
+  printed in matplotlib's fonts and photographed (vision/printed.py; negatives.printed); photographed
+  clutter (drawing.clutter; negatives.clutter);
+- `digits` (M, H, W): digits printed in the same fonts and photographed (negatives.printed_digits),
+  which the detector learns as digits, so that print itself is not what it flags.
+The printed and photographed ones are read back as `predict` reads a picture. For a dataset that is
+not digits (negatives.detector: auto) it makes none: both are empty and `off` says why, and the
+detector stage leaves the rule off.
 """
 
 from __future__ import annotations
@@ -19,14 +26,16 @@ from scratchnet.digit_datasets import OFF, wanted
 from scratchnet.errors import DataError
 from scratchnet.params.negatives import SECTION
 from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
-from scratchnet.vision.drawing import generate
+from scratchnet.vision import printed
+from scratchnet.vision.drawing import clutter, generate
 
 
 def negatives(*, data_dir: Path | str, out_path: Path | str, **settings) -> dict:
-    """Write `count` non-digits at the prepared data's image size to out_path, or none when the
-    detector is not wanted for this dataset; return {"count", "image_shape", "off": why or None}.
+    """Write the non-digits and printed digits at the prepared data's image size to out_path, or none
+    when the detector is not wanted for this dataset; return {"count" (non-digits), "digits",
+    "image_shape", "off": why or None}.
 
-    settings: the negatives section of params.yaml (detector, count, seed)."""
+    settings: the negatives section of params.yaml (detector, count, printed, clutter, printed_digits, seed)."""
     s = SECTION.validate(settings)
     meta_path = Path(data_dir) / "meta.json"
     if not meta_path.is_file():
@@ -37,12 +46,16 @@ def negatives(*, data_dir: Path | str, out_path: Path | str, **settings) -> dict
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"{meta_path}: cannot read the image size ({e})") from None
     build, why = wanted(s["detector"], meta.get("dataset"))
-    if build:
-        x, off = generate(s["count"], s["seed"], shape), {}
+    if build:  # each kind from its own child of the seed: changing one count leaves the others as they were
+        drawn, typeset, messy, numbers = np.random.SeedSequence(s["seed"]).spawn(4)
+        x = np.concatenate([generate(s["count"], drawn, shape),
+                            generate(s["printed"], typeset, shape, sampler=printed.non_digits),
+                            generate(s["clutter"], messy, shape, sampler=clutter)])
+        digits, off = generate(s["printed_digits"], numbers, shape, sampler=printed.digits), {}
     else:
-        x, off = np.zeros((0, *shape), np.uint8), {OFF: np.array(why)}
-    atomic.write_npz(out_path, x=x, **off)
-    return {"count": len(x), "image_shape": list(shape), "off": None if build else why}
+        x, digits, off = np.zeros((0, *shape), np.uint8), np.zeros((0, *shape), np.uint8), {OFF: np.array(why)}
+    atomic.write_npz(out_path, x=x, digits=digits, **off)
+    return {"count": len(x), "digits": len(digits), "image_shape": list(shape), "off": None if build else why}
 
 
 app = stage_app(__doc__)
@@ -56,13 +69,13 @@ def main(
     params_file: ParamsFile = Path("params.yaml"),
     changes: SetOption = None,
 ) -> None:
-    """Draw non-digits (letters, shapes, scribbles) for the detector behind predict's `uncertain` flag."""
+    """Draw and print non-digits, and print digits, for the detector behind predict's `uncertain` flag."""
     def go():
         r = negatives(data_dir=data, out_path=out, **settings(SECTION, params_file, changes))
         if r["off"]:
             say(f"drew no non-digits: the `uncertain` detector stays off, since {r['off']}")
         else:
-            say(f"drew {r['count']} non-digits of {tuple(r['image_shape'])} in {out}")
+            say(f"made {r['count']} non-digits and {r['digits']} printed digits of {tuple(r['image_shape'])} in {out}")
 
     run(go)
 

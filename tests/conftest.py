@@ -12,7 +12,7 @@ import pytest
 
 from scratchnet.data.splits import load_split
 from tests.support.data import make_dataset, mnist_dir, write_dataset
-from tests.support.repo import run_pipeline
+from tests.support.repo import FEW_DETECTOR, FEW_NEGATIVES, run_pipeline
 
 FULL_MNIST = {"mnist", "mnist_model"}
 
@@ -39,16 +39,17 @@ def mnist() -> Path:
 
 @pytest.fixture(scope="session")
 def mnist_model(tmp_path_factory):
-    """(export folder, test split) of the default mlp (its preset and 10,000 negatives, as `dvc repro`
-    makes it, with 1,000 validation images) trained on the local MNIST mirror."""
+    """(export folder, test split) of the default pipeline, every param as params.yaml has it (the
+    model and detector `dvc repro` makes), on the local MNIST mirror."""
     if mnist_dir() is None:
         pytest.skip("local MNIST mirror not found")
     root = tmp_path_factory.mktemp("mnist")
-    export_dir = run_pipeline(root, dataset="mnist", source=str(mnist_dir()), val_size=1000, negatives_count=10000)
+    export_dir = run_pipeline(root, dataset="mnist", source=str(mnist_dir()), val_size=None, negatives_count=10000)
     return export_dir, load_split(root / "prepared" / "test.npz")
 
 
 @pytest.fixture(scope="session")
 def digits_model(tmp_path_factory):
     """The export folder of a model trained briefly on the bundled 8x8 digits."""
-    return run_pipeline(tmp_path_factory.mktemp("digits"), epochs=3)
+    return run_pipeline(tmp_path_factory.mktemp("digits"), epochs=3, negatives_count=FEW_NEGATIVES["count"],
+                        detector_params=FEW_DETECTOR)

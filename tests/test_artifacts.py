@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.support import ROOT
-from tests.support.repo import commit, make_repo, sh
+from tests.support.repo import FEW_DETECTOR, FEW_NEGATIVES, commit, make_repo, sh
 
 NAME = "digit-reader"
 
@@ -24,7 +24,7 @@ def test_the_onnx_model_is_declared_as_an_artifact():
 def test_a_registered_version_is_found_and_fetched_by_name(tmp_path):
     import dvc.api
 
-    repo = make_repo(tmp_path, fetch={"dataset": "digits"}, preprocess={"val_size": 200}, negatives={"count": 200},
+    repo = make_repo(tmp_path, fetch={"dataset": "digits"}, preprocess={"val_size": 200}, negatives=FEW_NEGATIVES, detector=FEW_DETECTOR,
                      train={"epochs": 2})
     sh(repo, "dvc", "remote", "add", "-d", "local", str(tmp_path / "remote"))
     sh(repo, "dvc", "repro", "--quiet")

@@ -25,7 +25,7 @@ EXPECT = {
     "params: val_size larger than the training set": "preprocess.val_size",
     "params: fewer than 100 negatives": "negatives.count: got 5, expected int >= 100",
     "missing input: negatives before preprocess": "run `scratchnet preprocess`",
-    "detector: negatives of another image size": "images (28, 28) but the model reads (8, 8)",
+    "detector: negatives of another image size": "non-digits of (28, 28) but the model reads (8, 8)",
     "detector: truncated negatives .npz": "cannot read the non-digits",
     "params: misspelled section (trian:)": "unknown section 'trian' (did you mean 'train'?)",
     "params: YAML syntax error": "not valid YAML at line 3, column",

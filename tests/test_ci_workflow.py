@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.support import ROOT
-from tests.support.repo import commit, make_repo, sh
+from tests.support.repo import FEW_DETECTOR, FEW_NEGATIVES, commit, make_repo, sh
 
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 
@@ -39,7 +39,7 @@ def test_actionlint_accepts_the_workflow():
 
 @pytest.mark.slow
 def test_the_report_compares_two_local_commits(tmp_path):
-    repo = make_repo(tmp_path, fetch={"dataset": "digits"}, preprocess={"val_size": 200}, negatives={"count": 200},
+    repo = make_repo(tmp_path, fetch={"dataset": "digits"}, preprocess={"val_size": 200}, negatives=FEW_NEGATIVES, detector=FEW_DETECTOR,
                      train={"epochs": 3})
     sh(repo, "dvc", "repro", "--quiet")
     commit(repo, "base")

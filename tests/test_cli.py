@@ -17,7 +17,9 @@ from tests.support.cli import invoke
 def params(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump({"fetch": {"dataset": "idx"}, "preprocess": {"val_size": 10},
-                                    "train": {"epochs": 3, "batch_size": 16}}))
+                                    "train": {"epochs": 3, "batch_size": 16},
+                                    "negatives": {"printed": 100, "clutter": 50, "printed_digits": 50},
+                                    "detector": {"positives": 100, "photographed": 50, "epochs": 2, "image_epochs": 1}}))
     return path
 
 
@@ -106,7 +108,7 @@ def test_stages_by_hand(tiny_idx, params, tmp_path):
     assert r.exit_code == 0 and "detector off" in r.output, r.output
     r = invoke("negatives", "--data", d / "prep", "--out", d / "neg.npz", "-p", params, "--set", "count=200",
                "--set", "detector=true")  # digits of your own, as IDX files
-    assert r.exit_code == 0 and "drew 200 non-digits" in r.output, r.output
+    assert r.exit_code == 0 and "made 350 non-digits and 50 printed digits" in r.output, r.output
     r = invoke(*detector)
     assert r.exit_code == 0, r.output
     assert (d / "detector" / "uncertainty.npz").is_file()

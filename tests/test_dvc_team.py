@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.repo import BIN, commit, make_repo, set_param, sh
+from tests.support.repo import BIN, FEW_DETECTOR, FEW_NEGATIVES, commit, make_repo, set_param, sh
 
 pytestmark = pytest.mark.slow  # DVC repos, trained experiments
 
-SMALL = {"fetch": {"dataset": "digits"}, "preprocess": {"val_size": 200}, "negatives": {"count": 500},
-         "train": {"epochs": 3, "augment_shift": 0}, "detector": {"positives": 1000, "epochs": 2}}
+SMALL = {"fetch": {"dataset": "digits"}, "preprocess": {"val_size": 200}, "negatives": FEW_NEGATIVES,
+         "train": {"epochs": 3, "augment_shift": 0}, "detector": FEW_DETECTOR}
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from tests.support.data import make_dataset, write_dataset
-from tests.support.repo import commit, make_repo, sh
+from tests.support.repo import FEW_DETECTOR, FEW_NEGATIVES, commit, make_repo, sh
 
 pytestmark = pytest.mark.slow  # DVC repos
 
@@ -18,8 +18,8 @@ def ran(output: str) -> set[str]:
 
 
 def test_digits_pipeline_reruns_only_what_changed(tmp_path):
-    repo = make_repo(tmp_path, fetch={"dataset": "digits"}, preprocess={"val_size": 200},
-                     train={"epochs": 4, "augment_shift": 0})  # a 1-pixel shift is a lot for 8x8 images
+    repo = make_repo(tmp_path, fetch={"dataset": "digits"}, preprocess={"val_size": 200}, negatives=FEW_NEGATIVES,
+                     detector=FEW_DETECTOR, train={"epochs": 4, "augment_shift": 0})  # a 1-pixel shift is a lot for 8x8 images
     first = sh(repo, "dvc", "repro")
     assert ran(first.stdout) == {"check", "fetch", "preprocess", "negatives", "train", "evaluate", "export", "detector"}
     evaluation = json.loads((repo / "artifacts/metrics/eval.json").read_text())

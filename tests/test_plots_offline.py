@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.support.browser import ARGS, CHROMIUM, SKIP_REASON
-from tests.support.repo import commit, make_repo, sh
+from tests.support.repo import FEW_DETECTOR, FEW_NEGATIVES, commit, make_repo, sh
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason=SKIP_REASON)]
@@ -45,7 +45,8 @@ def render(page_path: Path) -> dict:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    repo = make_repo(tmp_path_factory.mktemp("plots"), fetch={"dataset": "digits"}, train={"epochs": 3})
+    repo = make_repo(tmp_path_factory.mktemp("plots"), fetch={"dataset": "digits"}, train={"epochs": 3},
+                     negatives=FEW_NEGATIVES, detector=FEW_DETECTOR)
     sh(repo, "dvc", "repro")
     commit(repo, "baseline")
     params = yaml.safe_load((repo / "params.yaml").read_text())

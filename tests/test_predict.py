@@ -156,8 +156,8 @@ def test_a_batch_survives_a_bad_file(digits_model, tmp_path):
     assert [line for line in lines if line.startswith("error:")] == [f"error: {files[1]}: looks blank (no ink stands out "
                                                                       "from the background); nothing to classify"]
     parsed = json.loads(invoke(*["predict", "--json", *files, "--model", str(digits_model)]).stdout)
-    assert [sorted(r) for r in parsed] == [["digit", "file", "probabilities", "probability", "uncertain"],
-                                           ["error", "file"], ["digit", "file", "probabilities", "probability", "uncertain"]]
+    keys = ["digit", "file", "probabilities", "probability", "score", "threshold", "uncertain", "why"]
+    assert [sorted(r) for r in parsed] == [keys, ["error", "file"], keys]
     ok = invoke(*["predict", files[0], files[2], "--model", str(digits_model), "--save-inputs", str(tmp_path / "seen")])
     assert ok.exit_code == 0, ok.output
     seen = sorted(p.name for p in (tmp_path / "seen").iterdir())

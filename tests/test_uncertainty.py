@@ -41,34 +41,53 @@ def test_drawings_look_like_mnist_inputs():
 def test_stage_writes_the_prepared_size_byte_identically(tmp_path):
     (tmp_path / "prepared").mkdir()
     (tmp_path / "prepared" / "meta.json").write_text(json.dumps({"dataset": "digits", "image_shape": [8, 8]}))
-    first = negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "a.npz", count=300, seed=1)
-    negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "b.npz", count=300, seed=1)
-    assert first == {"count": 300, "image_shape": [8, 8], "off": None}
+    few = {"count": 300, "printed": 120, "clutter": 40, "printed_digits": 60}
+    first = negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "a.npz", seed=1, **few)
+    negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "b.npz", seed=1, **few)
+    assert first == {"count": 460, "digits": 60, "image_shape": [8, 8], "off": None}
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     with np.load(tmp_path / "a.npz", allow_pickle=False) as z:
-        assert z["x"].shape == (300, 8, 8)
+        assert z["x"].shape == (460, 8, 8) and z["x"].dtype == np.uint8 and z["digits"].shape == (60, 8, 8)
+    more = negatives(data_dir=tmp_path / "prepared", out_path=tmp_path / "c.npz", seed=1, **{**few, "clutter": 80})
+    with np.load(tmp_path / "a.npz") as a, np.load(tmp_path / "c.npz") as c:  # one kind's count leaves the others be
+        assert more["count"] == 500 and np.array_equal(a["x"][:420], c["x"][:420])
+        assert np.array_equal(a["digits"], c["digits"])
+
+
+def _pictures(rng, n: int, kind: int, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(images (n, 8, 8), features (n, 16)): "digits" (kind 0) hold a vertical bar, "non-digits"
+    (kind 1) a horizontal one; features are noise, moved along one direction by `shift`."""
+    images = rng.uniform(0, 0.2, (n, 8, 8)).astype(np.float32)
+    where = rng.integers(2, 6, n)
+    for i, k in enumerate(where):
+        if kind == 0:
+            images[i, 1:7, k] = 1
+        else:
+            images[i, k, 1:7] = 1
+    return images, (rng.normal(0, 1, (n, 16)) + np.r_[shift, np.zeros(15)]).astype(np.float32)
 
 
 def test_calibration_flags_its_rate_of_digits_and_the_outliers():
     rng = np.random.default_rng(0)
-    digits, val = rng.normal(0, 1, (4000, 16)), rng.normal(0, 1, (4000, 16))
-    others = rng.normal(0, 1, (2000, 16)) + np.r_[2.5, np.zeros(15)]  # off along one direction
-    cal = uncertainty.calibrate(digits, others, val, np.random.default_rng(1), epochs=10, batch_size=128, lr=1e-3,
-                                flag_rate=0.01)
-    assert abs(uncertainty.flags(val, cal).mean() - 0.01) < 0.002
-    assert uncertainty.flags(rng.normal(0, 1, (4000, 16)), cal).mean() < 0.02  # unseen digits
-    unseen = rng.normal(0, 1, (1000, 16)) + np.r_[2.5, np.zeros(15)]
-    assert uncertainty.flags(unseen, cal).mean() > 0.5
-    far = rng.normal(0, 1, (1000, 16)) + np.r_[5.0, np.zeros(15)]
-    assert uncertainty.flags(far, cal).mean() > 0.95
+    digits, val, others = _pictures(rng, 3000, 0), _pictures(rng, 4000, 0), _pictures(rng, 2000, 1, shift=2.5)
+    cal = uncertainty.calibrate(digits, others, val, np.random.default_rng(1), epochs=5, image_epochs=2,
+                                batch_size=128, lr=1e-3, flag_rate=0.01)
+    assert abs(uncertainty.flags(*val, cal).mean() - 0.01) < 0.002
+    assert uncertainty.flags(*_pictures(rng, 4000, 0), cal).mean() < 0.02  # unseen digits
+    assert uncertainty.flags(*_pictures(rng, 1000, 1, shift=2.5), cal).mean() > 0.95  # unseen non-digits
+    rule = uncertainty.Rule(cal)
+    scores = rule.score(*val)
+    assert scores.shape == (4000,) and np.mean(scores > rule.threshold) == uncertainty.flags(*val, cal).mean()
 
 
 @pytest.mark.parametrize("damage", [
-    lambda cal: cal.update({"detector.0.W": cal["detector.0.W"][:, :5]}),
+    lambda cal: cal.update({"features.0.W": cal["features.0.W"][:, :5]}),
+    lambda cal: cal.update({"image.0.W": cal["image.0.W"][:3]}),
     lambda cal: cal.update({"threshold": np.zeros(2, np.float32)}),
     lambda cal: cal.pop("threshold"),
-    lambda cal: cal.update({"mean": np.zeros(3, np.float32), "scale": np.ones(3, np.float32),
-                            "detector.0.W": np.zeros((3, 64), np.float32)}),  # another model's detector
+    lambda cal: cal.pop("image_shape"),
+    lambda cal: cal.update({"mean": np.zeros(67, np.float32), "scale": np.ones(67, np.float32),
+                            "features.0.W": np.zeros((67, 128), np.float32)}),  # another model's detector
 ])
 def test_a_calibration_that_does_not_fit_is_refused(digits_model, tmp_path, damage):
     export, rule = tmp_path / "export", tmp_path / "detector" / uncertainty.FILE
@@ -95,9 +114,11 @@ def test_a_missing_detector_names_the_stage_that_makes_it(digits_model, tmp_path
 ])
 def test_non_digits_are_drawn_for_digit_datasets_unless_the_param_says(tmp_path, dataset, setting, drawn):
     (tmp_path / "meta.json").write_text(json.dumps({"dataset": dataset, "image_shape": [8, 8]}))
-    r = negatives(data_dir=tmp_path, out_path=tmp_path / "n.npz", count=100, detector=setting)
+    r = negatives(data_dir=tmp_path, out_path=tmp_path / "n.npz", count=100, printed=20, clutter=10, printed_digits=10,
+                  detector=setting)
     with np.load(tmp_path / "n.npz", allow_pickle=False) as z:
-        assert len(z["x"]) == (100 if drawn else 0) and z["x"].shape[1:] == (8, 8)
+        assert len(z["x"]) == (130 if drawn else 0) and z["x"].shape[1:] == (8, 8)
+        assert len(z["digits"]) == (10 if drawn else 0) and z["digits"].shape[1:] == (8, 8)
         assert ("off" in z.files) == (not drawn) and (r["off"] is None) == drawn
     if not drawn:
         assert "negatives.detector" in r["off"]  # the reason names the switch

@@ -58,6 +58,11 @@ class Answer(BaseModel):
     probability: float = Field(description="its probability")
     probabilities: list[float] = Field(description="every class's probability, in class order")
     uncertain: bool = Field(description="true when the picture is probably not a digit, or not one the model knows")
+    score: float | None = Field(description="the `uncertain` detector's score: how strongly the picture looks like no "
+                                "digit (the sum of its two networks' log-odds); null when the detector is off")
+    threshold: float | None = Field(description="the score above which a picture is flagged `uncertain`; null when "
+                                    "the detector is off")
+    why: str | None = Field(description="why it is flagged, in words; null when it is not")
     input: str = Field(description="the 28x28 image the model saw, as a PNG data URL")
 
 

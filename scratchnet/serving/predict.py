@@ -66,6 +66,9 @@ def mnist_like(image: np.ndarray, name: str) -> None:
                          "as a PNG, which predict reads either way)", "not_mnist")
 
 
+NOT_A_DIGIT = "this does not look like a digit"  # the page shows it in place of the digit
+
+
 @dataclass
 class Reader:
     """The exported model, loaded once: what `predict` and `serve` classify with."""
@@ -97,25 +100,35 @@ class Reader:
             with np.load(cal_path, allow_pickle=False) as z:
                 rule = Rule({k: z[k] for k in z.files})
             n_features = sess.get_outputs()[1].shape[1]
-            if rule.off is None:  # a detector that was built runs, on the model's features
-                rule.score(rule.mean[None])
-                if np.ndim(rule.threshold) != 0 or rule.mean.shape != (n_features,):
-                    raise ValueError(f"it reads {rule.mean.shape[0]} features, the model gives {n_features}")
+            _, h, w = manifest["input_shape"]
+            if rule.off is None:  # a detector that was built runs, on the model's images and features
+                if np.ndim(rule.threshold) != 0 or rule.n_features != n_features:
+                    raise ValueError(f"it reads {rule.n_features} features, the model gives {n_features}")
+                rule.score(np.zeros((1, h, w), np.float32), np.zeros((1, n_features), np.float32))
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, nn.SpecError, *ZIP_REFUSALS) as e:
             raise ModelFormatError(f"{cal_path}: not a readable calibration ({e})") from None
         _, h, w = manifest["input_shape"]
         return cls(sess, manifest["classes"], (h, w), rule)
 
     def classify(self, images: np.ndarray, other_marks: list[int] | None = None) -> list[dict]:
-        """Results for images (N, H, W) in [0, 1], MNIST-style."""
+        """Results for images (N, H, W) in [0, 1], MNIST-style: the digit and its probabilities, and
+        whether to doubt it (`uncertain`), with the detector's score and the threshold it was held to
+        (None when the rule is off) and, when flagged, why."""
         x = images[:, None].astype(np.float32)
         probs, features = infer(self.session, x)
-        doubtful = self.rule.flags(features)
+        scores = self.rule.score(images.astype(np.float32), features)
+        threshold = None if self.rule.off is not None else float(self.rule.threshold)
         marks = other_marks or [0] * len(x)
-        return [{"digit": self.classes[int(p.argmax())], "probability": float(p.max()),
-                 "probabilities": [round(float(v), 6) for v in p],
-                 "uncertain": bool(d or m > MAX_OTHER_MARKS)}
-                for p, d, m in zip(probs, doubtful, marks)]
+        results = []
+        for p, score, m in zip(probs, scores, marks):
+            not_digit = threshold is not None and float(score) > threshold
+            why = (NOT_A_DIGIT if not_digit else
+                   f"{m} other marks on the page: text or a form, not one digit" if m > MAX_OTHER_MARKS else None)
+            results.append({"digit": self.classes[int(p.argmax())], "probability": float(p.max()),
+                            "probabilities": [round(float(v), 6) for v in p], "uncertain": why is not None,
+                            "score": None if threshold is None else round(float(score), 4), "threshold": threshold,
+                            "why": why})
+        return results
 
     def read(self, source: Path | bytes, name: str, deadline: float | None = None) -> tuple[np.ndarray, int]:
         """(the MNIST-style image the model sees (H, W), other marks on the page) for one picture;
@@ -139,7 +152,8 @@ def data_url(png: bytes) -> str:
 def predict(paths: list[Path | str], export_dir: Path | str, *, detector: Path | str | None = None,
             save_inputs: Path | str | None = None) -> list[dict]:
     """One result per image (every image of an .npz counts), in order: {"file", "digit",
-    "probability", "probabilities", "uncertain"}, or {"file", "error"} for one that cannot be read.
+    "probability", "probabilities", "uncertain", "score", "threshold", "why"} (Reader.classify), or
+    {"file", "error"} for one that cannot be read.
     With save_inputs, the 28x28 image the model saw is written there as STEM.png (image i of an
     .npz: STEM-i.png)."""
     reader = Reader.load(export_dir, detector)
@@ -186,9 +200,9 @@ def _save_inputs(folder: Path, named: list[tuple[str, np.ndarray]]) -> None:
 
 
 def format_lines(results: list[dict]) -> str:
-    """One line per readable image: file, digit, probability, and `uncertain` when flagged."""
-    return "".join(f"{r['file']}\t{r['digit']}\t{r['probability']:.4f}" + ("\tuncertain" if r["uncertain"] else "") + "\n"
-                   for r in results if "error" not in r)
+    """One line per readable image: file, digit, probability, and `uncertain` and why when flagged."""
+    return "".join(f"{r['file']}\t{r['digit']}\t{r['probability']:.4f}" + (f"\tuncertain: {r['why']}" if r["uncertain"] else "")
+                   + "\n" for r in results if "error" not in r)
 
 
 def format_json(results: list[dict]) -> str:

@@ -22,12 +22,12 @@ from scratchnet.data.idx import idx_bytes
 from scratchnet.data.raw import FILES
 from tests.support.cli import invoke
 from tests.support.data import make_dataset, write_dataset
-from tests.support.repo import run_pipeline
+from tests.support.repo import FEW_DETECTOR, FEW_NEGATIVES, run_pipeline
 
 
 def make_sandbox(root: Path) -> Path:
     """Good outputs of every stage under root, from the offline digits dataset."""
-    run_pipeline(root, epochs=2)
+    run_pipeline(root, epochs=2, negatives_count=FEW_NEGATIVES["count"], detector_params=FEW_DETECTOR)
     (root / "params.yaml").write_text(yaml.safe_dump({"fetch": {"dataset": "idx"}}))
     return root
 
@@ -212,7 +212,8 @@ CASES = {
                                                       "-p", root / "params.yaml", "--set", "count=5"],
     "missing input: negatives before preprocess": lambda root: ["negatives", "--data", root / "bad" / "nothing",
                                                                 "--out", root / "negatives.npz", "-p", root / "params.yaml"],
-    "detector: negatives of another image size": _detector_negatives(lambda p: np.savez(p, x=np.zeros((5, 28, 28), np.uint8))),
+    "detector: negatives of another image size": _detector_negatives(
+        lambda p: np.savez(p, x=np.zeros((5, 28, 28), np.uint8), digits=np.zeros((5, 28, 28), np.uint8))),
     "detector: truncated negatives .npz": _detector_negatives(lambda p: _write(p, (p.parent.parent / "negatives.npz").read_bytes()[:2000])),
     "params: val_size larger than the training set": lambda root: ["preprocess", "--raw", root / "raw", "--out", root / "prepared",
                                                                    "-p", root / "params.yaml", "--set", "val_size=100000"],
