@@ -65,8 +65,10 @@ def test_raw_body_and_multipart_give_what_predict_gives(client, digits_model, tm
     for r in (raw, form):
         assert r.status_code == 200, r.text
         got = r.json()
-        assert {k: got[k] for k in ("digit", "probability", "probabilities", "uncertain")} == \
-            {k: expected[k] for k in ("digit", "probability", "probabilities", "uncertain")}
+        keys = ("digit", "probability", "probabilities", "uncertain", "score", "threshold", "why")
+        assert {k: got[k] for k in keys} == {k: expected[k] for k in keys}
+        assert isinstance(got["score"], float) and isinstance(got["threshold"], float)
+        assert got["uncertain"] == (got["score"] > got["threshold"]) and (got["why"] is None) == (not got["uncertain"])
         seen = Image.open(io.BytesIO(base64.b64decode(got["input"].split(",", 1)[1])))
         assert seen.size == (8, 8)  # the digits model's input: what the model saw
 

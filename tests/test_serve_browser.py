@@ -163,3 +163,29 @@ def test_a_busy_server_is_said_plainly_on_the_page(server):
         page.wait_for_function("document.querySelector('#verdict').textContent.includes('busy')", timeout=10_000)
         assert page.inner_text("#verdict") == "The server is busy, try again in 3 s."
         assert page.inner_text("#answer").strip() == "?"
+
+
+NOT_DIGITS = {
+    "H": [[(80, 50), (80, 230)], [(200, 50), (200, 230)], [(80, 140), (200, 140)]],
+    "star": [[(140, 40), (170, 120), (250, 120), (185, 170), (210, 250), (140, 200), (70, 250), (95, 170), (30, 120),
+              (110, 120), (140, 40)]],
+}
+
+
+def test_a_drawn_non_digit_is_said_to_be_none_in_place_of_a_digit(server):
+    """Flagged `uncertain`, the page shows why where the digit would be, then the detector's score,
+    its threshold and the model's best guess; a digit drawn next shows as a digit again."""
+    with browser_page(server, 820, 620) as page:
+        page.goto(server + "/")
+        for name, strokes in NOT_DIGITS.items():
+            page.click("#clear")
+            draw(page, strokes)
+            page.wait_for_function("document.querySelector('#seen').src.startsWith('data:image/png')", timeout=10_000)
+            assert page.inner_text("#answer").strip() == "This does not look like a digit.", name
+            verdict = page.inner_text("#verdict")
+            assert "is above the" in verdict and "best guess" in verdict, (name, verdict)
+            assert page.evaluate("document.querySelector('#answer').className") == "says"
+        page.click("#clear")
+        draw(page, DIGITS[7])
+        page.wait_for_function("document.querySelector('#answer').textContent.trim() === '7'", timeout=10_000)
+        assert page.evaluate("document.querySelector('#answer').className") == ""
