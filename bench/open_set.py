@@ -8,7 +8,7 @@ Every set here is apart from what the detector learns from (stages/negatives.py)
 - drawn letters from another generator: held-out glyphs bent by a smooth random displacement field
   and redrawn with a random pen, where the negatives stage draws letters from stroke skeletons;
 - strings of two to four digits, printed in the held-out fonts or written (MNIST test digits) side
-  by side, touching or not;
+  by side, touching or not (the negatives stage prints strings too, in its own fonts, set touching);
 - crops of natural photos (scikit-learn's two sample images; nothing in the pipeline reads them);
 - digits: MNIST's test split, the photo set of tests/support/photos.py, and digits printed in the
   held-out fonts.

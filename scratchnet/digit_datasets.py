@@ -1,5 +1,6 @@
-"""Which datasets the `uncertain` detector is for: digits. Its counter-examples are drawn non-digits
-(letters, shapes, scribbles), so on a dataset of shapes it would flag the classes themselves.
+"""Which datasets the `uncertain` detector is for: digits. Its counter-examples are non-digits
+(letters, symbols, shapes, scribbles, clutter), so on a dataset of shapes it would flag the classes
+themselves.
 
 Kept apart from detector.py (and its network) so that the negatives stage, which decides whether to
 draw anything, depends on this rule alone.

@@ -28,7 +28,7 @@ from scratchnet.errors import ZIP_REFUSALS, DataError, ModelFormatError
 from scratchnet.onnx_export import infer, session
 from scratchnet.params.detector import SECTION
 from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
-from scratchnet.vision.drawing import generate
+from scratchnet.vision.chunks import transform
 from scratchnet.vision.photographed import photographed as photograph
 
 PHOTOGRAPHED_WEIGHT = 2  # photographed digits are what users send: counted twice, the detector leans toward them
@@ -45,7 +45,7 @@ def read_negatives(path: Path, image_shape: tuple[int, ...]) -> tuple[np.ndarray
             negatives, digits, off = z["x"], z["digits"], (str(z[OFF]) if OFF in z.files else None)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, *ZIP_REFUSALS) as e:
         raise DataError(f"{path}: cannot read the non-digits ({e}); {again}") from None
-    for name, images in (("non-digits", negatives), ("printed digits", digits)):
+    for name, images in (("non-digits", negatives), ("digits", digits)):
         if images.ndim != 3 or images.shape[1:] != tuple(image_shape):
             raise DataError(f"{path}: {name} of {images.shape[1:]} but the model reads {tuple(image_shape)}; {again}")
     if off is None and not len(negatives):
@@ -69,7 +69,8 @@ def card(*, export_dir: Path, manifest: dict, data: str, off: str | None, digits
                  f"{MAX_OTHER_MARKS} other marks on it.")
     else:
         built = (f"- **Built on**: {digits:,} training images of that data, {photographed:,} of them photographed and "
-                 f"read back, and {printed:,} printed digits (label: digit) against {negatives:,} non-digits drawn, "
+                 f"read back (counted {PHOTOGRAPHED_WEIGHT} times each), and {printed:,} printed digits (label: digit) "
+                 f"against {negatives:,} non-digits drawn, "
                  "printed and photographed (stages/negatives.py); each network sees the image, the MLP also the "
                  "model's penultimate features.\n"
                  f"- **Threshold**: set to flag {flag_rate:.2%} of the {val:,} validation images; it flags "
@@ -107,8 +108,8 @@ def detector(*, export_dir: Path | str, data_dir: Path | str, negatives_path: Pa
     rng = np.random.default_rng(s["seed"])
     pick = np.sort(rng.choice(len(train["x"]), min(s["positives"], len(train["x"])), replace=False))
     posed = np.sort(rng.choice(len(train["x"]), min(s["photographed"], len(train["x"])), replace=False))
-    photographed = generate(0, np.random.SeedSequence(s["seed"]).spawn(1)[0], input_shape[1:],
-                            sampler=photograph, data=train["x"][posed]).astype(np.float32) / 255
+    photographed = transform(photograph, train["x"][posed], np.random.SeedSequence(s["seed"]).spawn(1)[0],
+                             input_shape[1:]).astype(np.float32) / 255
 
     def seen(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # (images, the model's features of them)
         return images, infer(sess, model_input({"x": images}, input_shape))[1]
@@ -134,7 +135,8 @@ def main(
     model: Annotated[Path, typer.Option(help="Exported model folder (export's output).")] = Path("artifacts/export"),
     data: Annotated[Path, typer.Option(help="Folder with the prepared splits.")] = Path("data/prepared"),
     negatives_path: Annotated[Path, typer.Option(
-        "--negatives", help="The drawn non-digits the detector learns from.")] = Path("data/negatives.npz"),
+        "--negatives", help="The negatives stage's pictures: the non-digits and printed digits it learns from.")
+    ] = Path("data/negatives.npz"),
     out: Annotated[Path | None, typer.Option(
         help="The detector's arrays (.npz); default: detector/uncertainty.npz beside the model folder, where predict and serve look.")] = None,
     metrics: Annotated[Path, typer.Option(help="Detector metrics JSON.")] = Path("artifacts/metrics/detector.json"),

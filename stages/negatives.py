@@ -4,7 +4,7 @@ Writes data/negatives.npz at the prepared data's image size, uint8, 0 = backgrou
 - `x` (N, H, W): the non-digits, in order: letters, shapes and scribbles drawn with a pen
   (scratchnet/vision/drawing.py; negatives.count of them); letters, symbols and strings of digits
   printed in matplotlib's fonts and photographed (vision/printed.py; negatives.printed); photographed
-  clutter (drawing.clutter; negatives.clutter);
+  clutter (vision/clutter.py; negatives.clutter);
 - `digits` (M, H, W): digits printed in the same fonts and photographed (negatives.printed_digits),
   which the detector learns as digits, so that print itself is not what it flags.
 The printed and photographed ones are read back as `predict` reads a picture. For a dataset that is
@@ -26,8 +26,9 @@ from scratchnet.digit_datasets import OFF, wanted
 from scratchnet.errors import DataError
 from scratchnet.params.negatives import SECTION
 from scratchnet.runner import ParamsFile, overrides, run, say, settings, stage_app
-from scratchnet.vision import printed
-from scratchnet.vision.drawing import clutter, generate
+from scratchnet.vision import drawing, printed
+from scratchnet.vision.chunks import generate
+from scratchnet.vision.clutter import clutter
 
 
 def negatives(*, data_dir: Path | str, out_path: Path | str, **settings) -> dict:
@@ -48,10 +49,10 @@ def negatives(*, data_dir: Path | str, out_path: Path | str, **settings) -> dict
     build, why = wanted(s["detector"], meta.get("dataset"))
     if build:  # each kind from its own child of the seed: changing one count leaves the others as they were
         drawn, typeset, messy, numbers = np.random.SeedSequence(s["seed"]).spawn(4)
-        x = np.concatenate([generate(s["count"], drawn, shape),
-                            generate(s["printed"], typeset, shape, sampler=printed.non_digits),
-                            generate(s["clutter"], messy, shape, sampler=clutter)])
-        digits, off = generate(s["printed_digits"], numbers, shape, sampler=printed.digits), {}
+        x = np.concatenate([generate(drawing.sample, s["count"], drawn, shape),
+                            generate(printed.non_digits, s["printed"], typeset, shape),
+                            generate(clutter, s["clutter"], messy, shape)])
+        digits, off = generate(printed.digits, s["printed_digits"], numbers, shape), {}
     else:
         x, digits, off = np.zeros((0, *shape), np.uint8), np.zeros((0, *shape), np.uint8), {OFF: np.array(why)}
     atomic.write_npz(out_path, x=x, digits=digits, **off)
@@ -64,8 +65,10 @@ SetOption = overrides(SECTION)
 
 @app.command()
 def main(
-    data: Annotated[Path, typer.Option(help="Folder with the prepared splits (meta.json gives the image size).")] = Path("data/prepared"),
-    out: Annotated[Path, typer.Option(help="The drawn non-digits (.npz, x uint8 (N, H, W)).")] = Path("data/negatives.npz"),
+    data: Annotated[Path, typer.Option(help="Folder with the prepared splits (meta.json gives the image size).")
+    ] = Path("data/prepared"),
+    out: Annotated[Path, typer.Option(help="The pictures made (.npz: x, the non-digits, and digits, both uint8 (N, H, W)).")
+    ] = Path("data/negatives.npz"),
     params_file: ParamsFile = Path("params.yaml"),
     changes: SetOption = None,
 ) -> None:

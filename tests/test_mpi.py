@@ -162,10 +162,11 @@ def test_the_launch_command_for_each_mpi_and_host_list(tmp_path, monkeypatch):
     assert launch.command("mpiexec", "mpich", 2, ["a", "b:2"], "stages.train", ["--set", "processes=2"])[3:5] == ["-hosts", "a,b:2"]
     assert launch.command("mpiexec", "mpich", 2, "hosts.txt", "stages.train", ["--set", "processes=2"])[3:5] == ["-f", "hosts.txt"]
     monkeypatch.setattr(launch.os, "geteuid", lambda: 0)
-    openmpi = launch.command("mpiexec", "openmpi", 2, ["a", "b"], "stages.train", ["--set", "processes=2"])
+    openmpi = launch.command("mpiexec", "openmpi", 2, ["a", "b"], "stages.train", ["--set", "processes=2"],
+                             [launch.WORLD, "PYTHONPATH"])
     assert {"--oversubscribe", "--allow-run-as-root"} <= set(openmpi)  # what Open MPI refuses by default
     assert openmpi[openmpi.index("--host") + 1] == "a,b" and openmpi[-len(tail):] == tail
-    assert openmpi[openmpi.index("-x") + 1] == launch.WORLD  # remote processes get it too
+    assert [openmpi[i + 1] for i, a in enumerate(openmpi) if a == "-x"] == [launch.WORLD, "PYTHONPATH"]  # remote ones too
     with pytest.raises(ScratchnetError, match="no hostfile"):
         launch.check_hosts(str(tmp_path / "missing"))
 

@@ -11,9 +11,12 @@ import pytest
 
 from bench import open_set
 from scratchnet.vision import drawing, photographed, printed
+from scratchnet.vision.chunks import generate
+from scratchnet.vision.clutter import clutter
 
-# the detector before it learned from printed and photographed pictures, on these sets (the "today")
-PRINTED_DIGITS_FLAGGED_BEFORE = 43 / 510
+# the detector before it learned from printed and photographed pictures, on these sets (the issue's
+# "today"): 43 of 510 printed digits (Pillow's font and 16 Liberation faces), none of the photo set
+PRINTED_DIGITS_FLAGGED_BEFORE = 0.0843
 PHOTO_SET_FLAGGED_BEFORE = 0
 
 
@@ -32,11 +35,11 @@ def test_letters_a_digit_can_pass_for_are_never_taught_or_tested():
     assert not printed.has_glyphs(str(printed.training_fonts()[0]), "\U000f0001")
 
 
-@pytest.mark.parametrize("sampler", [printed.non_digits, printed.digits, drawing.clutter])
+@pytest.mark.parametrize("sampler", [printed.non_digits, printed.digits, clutter])
 def test_printed_and_photographed_pictures_are_mnist_inputs_from_their_seed(sampler):
-    one = drawing.generate(30, 4, (28, 28), workers=1, sampler=sampler)
+    one = generate(sampler, 30, 4, (28, 28), workers=1)
     assert one.shape == (30, 28, 28) and one.dtype == np.uint8
-    assert np.array_equal(one, drawing.generate(30, 4, (28, 28), workers=1, sampler=sampler))
+    assert np.array_equal(one, generate(sampler, 30, 4, (28, 28), workers=1))
     x = one.astype(np.float32) / 255
     ink = x > 0.05
     height = 28 - np.argmax(ink.any(2), 1) - np.argmax(ink.any(2)[:, ::-1], 1)

@@ -49,12 +49,14 @@ class MPIGroup(Solo):
     def sum_slices(self, out: np.ndarray, parts: list[np.ndarray]) -> None:
         """An allreduce whose additions run in slice order: a reduce-scatter (each process gets one
         chunk of every slice's gradient, by Alltoallv, and adds them up in slice order) then an
-        allgather of the summed chunks. Each process sends and receives about 2 (P - 1) / P of the
-        gradient's bytes per slice it holds, as a ring allreduce does."""
+        allgather of the summed chunks. With one slice per process, each sends and receives about
+        2 (P - 1) / P of the gradient's bytes, as a ring allreduce does; the reduce-scatter half
+        grows with the slices a process holds. A process may hold none: a batch shorter than the
+        slice count leaves some slices empty."""
         n, size = out.size, self.size
         cuts = [q * n // size for q in range(size + 1)]
         lengths = [cuts[q + 1] - cuts[q] for q in range(size)]
-        held = self.comm.allgather(len(parts))  # slices per process (the same every step: cheap)
+        held = self.comm.allgather(len(parts))  # slices per process: fewer on a short last batch
         send = np.concatenate([part[cuts[q]:cuts[q + 1]] for q in range(size) for part in parts] or [out[:0]])
         mine = lengths[self.rank]
         received = np.empty((sum(held), mine), out.dtype)

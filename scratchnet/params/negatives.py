@@ -17,5 +17,5 @@ SECTION = Section("negatives", {
                      low=0, high=1_000_000),
     "printed_digits": Field(int, 4000, "digits printed in the same fonts and photographed: the detector's examples "
                             "of print that is a digit", low=0, high=1_000_000),
-    "seed": Field(int, 0, "seed of the drawings", low=0),
+    "seed": Field(int, 0, "seed of every picture the stage makes", low=0),
 })

@@ -35,10 +35,11 @@ SECTION = Section("train", {
     "shards": preset_field(int, "split each batch into this many slices trained at once on separate threads "
                       "(data parallel; results depend on it, not on the core count)", low=1, high=64),
     "processes": Field(int, 1, "run the train stage as this many MPI processes, each taking its share of the "
-                       "shards of every batch (shards is raised to processes if lower); how it runs, not what "
-                       "it learns: the model file does not record it", low=1, high=1024),
-    "hosts": Field((list, str), None, "where the processes run: a list of host names (host or host:slots) or a "
-                   "hostfile in the launcher's format; null: this machine", nullable=True),
+                       "shards of every batch; the model depends on shards alone, which is raised to processes "
+                       "where lower; the model file records shards, never processes or hosts", low=1, high=64),
+    "hosts": Field((list, str), None, "where the processes run: a list of host names (host or host:slots), this "
+                   "machine's first (the first process writes the outputs), or a hostfile in the launcher's "
+                   "format; null: this machine", nullable=True),
     "early_stopping": Field(int, 0, "stop after this many epochs without val improvement (0: off)", low=0),
     "seed": Field(int, 0, "seeds initialisation, shuffling, dropout and augmentation", low=0),
 })

@@ -96,18 +96,18 @@ class Reader:
             sess = session(onnx_path)
         except Exception as e:  # onnxruntime raises its own exception types for a bad file
             raise ModelFormatError(f"{onnx_path}: onnxruntime cannot load it ({str(e).splitlines()[0]})") from None
+        _, h, w = manifest["input_shape"]
         try:
             with np.load(cal_path, allow_pickle=False) as z:
                 rule = Rule({k: z[k] for k in z.files})
             n_features = sess.get_outputs()[1].shape[1]
-            _, h, w = manifest["input_shape"]
             if rule.off is None:  # a detector that was built runs, on the model's images and features
-                if np.ndim(rule.threshold) != 0 or rule.n_features != n_features:
-                    raise ValueError(f"it reads {rule.n_features} features, the model gives {n_features}")
+                if np.ndim(rule.threshold) != 0 or rule.n_features != n_features or rule.image_shape != (h, w):
+                    raise ValueError(f"it reads {rule.image_shape} images and {rule.n_features} features, the model "
+                                     f"gives {(h, w)} and {n_features}")
                 rule.score(np.zeros((1, h, w), np.float32), np.zeros((1, n_features), np.float32))
         except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, nn.SpecError, *ZIP_REFUSALS) as e:
             raise ModelFormatError(f"{cal_path}: not a readable calibration ({e})") from None
-        _, h, w = manifest["input_shape"]
         return cls(sess, manifest["classes"], (h, w), rule)
 
     def classify(self, images: np.ndarray, other_marks: list[int] | None = None) -> list[dict]:
@@ -116,17 +116,16 @@ class Reader:
         (None when the rule is off) and, when flagged, why."""
         x = images[:, None].astype(np.float32)
         probs, features = infer(self.session, x)
-        scores = self.rule.score(images.astype(np.float32), features)
+        scores, doubtful = self.rule.verdict(images.astype(np.float32), features)
         threshold = None if self.rule.off is not None else float(self.rule.threshold)
         marks = other_marks or [0] * len(x)
         results = []
-        for p, score, m in zip(probs, scores, marks):
-            not_digit = threshold is not None and float(score) > threshold
+        for p, score, not_digit, m in zip(probs, scores, doubtful, marks):
             why = (NOT_A_DIGIT if not_digit else
                    f"{m} other marks on the page: text or a form, not one digit" if m > MAX_OTHER_MARKS else None)
             results.append({"digit": self.classes[int(p.argmax())], "probability": float(p.max()),
                             "probabilities": [round(float(v), 6) for v in p], "uncertain": why is not None,
-                            "score": None if threshold is None else round(float(score), 4), "threshold": threshold,
+                            "score": None if threshold is None else float(score), "threshold": threshold,
                             "why": why})
         return results
 

@@ -9,6 +9,7 @@ process that raises abort the whole job, so no process is left waiting for one t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -71,16 +72,17 @@ def launcher() -> tuple[str, str]:
 
 
 def command(mpiexec: str, flavour: str, processes: int, hosts: list[str] | str | None, module: str,
-            argv: list[str]) -> list[str]:
+            argv: list[str], forward: list[str] = ()) -> list[str]:
     """The mpiexec command line that runs `python -m MODULE ARGV` as `processes` MPI processes.
 
     hosts: None for this machine, a list of host names ("node1" or "node1:4" for 4 slots), or a
     hostfile's path, in the launcher's own format. Open MPI refuses to run as root or more processes
-    than cores unless told; MPICH does both."""
+    than cores unless told, and passes only the variables named with -x (`forward`) to other
+    machines; MPICH does all three."""
     cmd = [mpiexec, "-n", str(processes)]
     if flavour == "openmpi":
         cmd += ["--oversubscribe", *(["--allow-run-as-root"] if os.geteuid() == 0 else [])]
-        cmd += ["-x", WORLD, "-x", "PYTHONPATH", "-x", "OPENBLAS_NUM_THREADS", "-x", "OMP_NUM_THREADS"]
+        cmd += [arg for name in forward for arg in ("-x", name)]
         if isinstance(hosts, str):
             cmd += ["--hostfile", hosts]
         elif hosts:
@@ -116,8 +118,10 @@ def launch(processes: int, hosts: list[str] | str | None, module: str, argv: lis
         for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):  # the cores shared out, not each taking all
             env.setdefault(name, str(max(1, cores // processes)))
     log(f"training over {processes} MPI processes ({flavour}" + (f", hosts {hosts}" if hosts else ", this machine") + ")")
-    with subprocess.Popen(command(mpiexec, flavour, processes, hosts, module, argv), env=env, stderr=subprocess.PIPE,
-                          text=True, errors="replace", start_new_session=True) as job:
+    forward = [name for name in (WORLD, "PYTHONPATH", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if name in env]
+    with subprocess.Popen(command(mpiexec, flavour, processes, hosts, module, argv, forward), env=env,
+                          stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+                          preexec_fn=_die_with_parent) as job:
         relay = _Relay()
         try:
             for line in job.stderr:
@@ -170,14 +174,28 @@ class _Relay:
 
 
 def _stop(job: subprocess.Popen, interruption: KeyboardInterrupt) -> None:
-    """Pass the interruption on to mpiexec, which passes it to every process; kill them if they linger."""
+    """Pass the interruption on to mpiexec, which passes it to every process; kill them all if they
+    linger. A second Ctrl-C meanwhile changes nothing: the job is stopped either way."""
     signum = getattr(interruption, "signum", signal.SIGINT)
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         job.send_signal(signum)
         job.wait(STOP_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(job.pid, signal.SIGKILL)  # mpiexec and everything it started: its own session
-        job.wait()
-    except ProcessLookupError:
+    except (subprocess.TimeoutExpired, ProcessLookupError):
         pass
+    finally:
+        if job.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.pid, signal.SIGKILL)  # mpiexec and everything it started: its own session
+            job.wait()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
+
+def _die_with_parent() -> None:
+    """In mpiexec, before it starts: on Linux, have the kernel send it SIGTERM when the launcher dies,
+    however it dies (kill -9, out of memory), so no job trains on, unwatched, after its launcher."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG

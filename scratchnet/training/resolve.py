@@ -27,8 +27,12 @@ def resolve_recipe(section: dict[str, Any]) -> Recipe:
         base = PRESETS[model]
     recipe = base.replace(**{k: section[k] for k in PRESET_KEYS if section.get(k) is not None},
                           model=model, seed=section["seed"], early_stopping=section["early_stopping"])
-    if section.get("processes", 1) > recipe.shards:  # each process runs one slice of a batch at least
-        recipe = recipe.replace(shards=section["processes"])
+    processes = section.get("processes", 1)
+    if processes > recipe.batch_size:
+        raise ParamsError(f"train.processes: {processes} processes cannot each take a share of a batch of "
+                          f"{recipe.batch_size} images (train.batch_size)")
+    if processes > recipe.shards:  # each process runs one slice of a batch at least
+        recipe = recipe.replace(shards=processes)
     if recipe.has_batchnorm and recipe.batch_size < 2 * recipe.shards:  # one image per slice: its variance is 0
         raise ParamsError(f"train.batch_size: batchnorm needs at least 2 images in each of the {recipe.shards} "
                           f"shards of a batch, got batch_size {recipe.batch_size}")

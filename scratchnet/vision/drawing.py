@@ -22,8 +22,7 @@ def _arc(cx, cy, rx, ry, a0, a1, n=10):
 
 
 # Skeletons in a unit box, x to the right and y down: each letter a list of polylines. Letters a
-# digit can pass for (O I l Z S B G b g q T: printed.DIGIT_LIKE and T) are left out: flagging them
-# would flag digits too.
+# digit can pass for (printed.DIGIT_LIKE) are left out: flagging them would flag digits too.
 LETTERS: dict[str, list[list[tuple[float, float]]]] = {
     "A": [[(0, 1), (0.5, 0), (1, 1)], [(0.25, 0.55), (0.75, 0.55)]],
     "E": [[(1, 0), (0, 0), (0, 1), (1, 1)], [(0, 0.5), (0.75, 0.5)]],
@@ -131,9 +130,6 @@ def _string(rng) -> list[list[tuple[float, float]]]:
     return [[((i + 0.1 + 0.8 * x) / n, 0.3 + 0.4 * y) for x, y in line] for i, c in enumerate(picks) for line in LETTERS[c]]
 
 
-CHUNK = 500  # pictures per seeded chunk: the output depends on seed and count, not on the workers
-
-
 def sample(n: int, rng: np.random.Generator, size: tuple[int, int] = (28, 28)) -> np.ndarray:
     """(n, h, w) float32 MNIST-style non-digits: half letters, a third shapes, the rest strings."""
     out = []
@@ -145,86 +141,3 @@ def sample(n: int, rng: np.random.Generator, size: tuple[int, int] = (28, 28)) -
         if drawn is not None:
             out.append(drawn)
     return np.stack(out).astype(np.float32) if out else np.zeros((0, *size), np.float32)
-
-
-def _chunk(job) -> np.ndarray:
-    seq, n, size, sampler, data = job
-    rng = np.random.default_rng(seq)
-    pictures = sampler(n, rng, size) if data is None else sampler(data, rng, size)
-    return np.round(pictures * 255).astype(np.uint8)
-
-
-def generate(count: int, seed: int | np.random.SeedSequence, size: tuple[int, int], workers: int | None = None, sampler=sample,
-             data: np.ndarray | None = None) -> np.ndarray:
-    """(count, h, w) uint8 pictures of `sampler(n, rng, size)` (a module-level function; default: the
-    drawn non-digits), drawn in chunks of CHUNK, each from its own child of `seed`, over `workers`
-    processes (default: the cores). With `data` (count, ...), `sampler(chunk of data, rng, size)`
-    makes the pictures of each chunk from its rows instead (it may drop some)."""
-    import multiprocessing
-    import os
-    from concurrent.futures import ProcessPoolExecutor
-
-    if data is not None:
-        count = len(data)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    seqs = root.spawn(-(-count // CHUNK))
-    jobs = [(s, min(CHUNK, count - i * CHUNK), tuple(size), sampler,
-             None if data is None else data[i * CHUNK:(i + 1) * CHUNK]) for i, s in enumerate(seqs)]
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if workers <= 1:
-        parts = [_chunk(j) for j in jobs]
-    else:
-        # spawned, not forked: the caller may already run threads (BLAS, onnxruntime), and a fork
-        # copies their locks in whatever state they are
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            parts = list(pool.map(_chunk, jobs))
-    return np.concatenate(parts) if parts else np.zeros((0, *size), np.uint8)
-
-
-def clutter(n: int, rng: np.random.Generator, size: tuple[int, int] = (28, 28)) -> np.ndarray:
-    """(n, h, w) float32: photographed marks that hold no digit (blotches of smoothed noise, tangles
-    of lines, overlapping outlines, one plain figure: a box, a triangle, a star, solid or outlined),
-    as predict reads them: what a crop of an ordinary photo or a form offers."""
-    from PIL import Image, ImageDraw
-    from scipy import ndimage
-
-    from .printed import SMALL_PAGE, on_page, read
-
-    h, w = SMALL_PAGE
-    out = []
-    while len(out) < n:
-        kind = int(rng.integers(4))
-        im = Image.new("L", (w, h), 0)
-        draw = ImageDraw.Draw(im)
-        if kind == 0:  # blotches: smoothed noise, cut at a level
-            field = ndimage.gaussian_filter(rng.standard_normal((h, w)), rng.uniform(2, 12))
-            ink = np.clip((field - np.quantile(field, rng.uniform(0.7, 0.97))) / (field.std() * rng.uniform(0.1, 1)), 0, 1)
-        elif kind in (1, 2):  # lines or outlines, many of them, crossing
-            for _ in range(int(rng.integers(3, 12))):
-                box = sorted(rng.uniform(0, w, 2)), sorted(rng.uniform(0, h, 2))
-                width = int(rng.integers(1, 6))
-                if kind == 1:
-                    draw.line([tuple(p) for p in rng.uniform(0, 1, (int(rng.integers(2, 5)), 2)) * (w, h)], fill=255, width=width)
-                else:
-                    draw.ellipse((box[0][0], box[1][0], box[0][1], box[1][1]), outline=255, width=width)
-            ink = np.asarray(im, np.float32) / 255
-        else:  # one figure, upright or nearly: a box (a checkbox, a sign), a triangle, a star
-            r = rng.uniform(0.2, 0.4) * h
-            cx, cy = w / 2 + rng.uniform(-0.2, 0.2) * w, h / 2 + rng.uniform(-0.1, 0.1) * h
-            corners = int(rng.choice([3, 4, 4, 5, 10]))
-            turn = rng.uniform(-0.2, 0.2) + (np.pi / 4 if corners == 4 else -np.pi / 2)
-            radius = [r * (0.45 if corners == 10 and k % 2 else 1) for k in range(corners)]
-            squash = rng.uniform(0.5, 1.0) if corners == 4 and rng.random() < 0.5 else 1.0
-            points = [(cx + radius[k] * np.cos(turn + 2 * np.pi * k / corners),
-                       cy + squash * radius[k] * np.sin(turn + 2 * np.pi * k / corners)) for k in range(corners)]
-            if rng.random() < 0.5:
-                draw.polygon(points, fill=255)
-            else:
-                draw.polygon(points, outline=255, width=int(rng.integers(2, 9)))
-            ink = np.asarray(im, np.float32) / 255
-        if not ink.any():
-            continue
-        image = read(on_page(ink.astype(np.float32), rng, SMALL_PAGE), size)
-        if image is not None:
-            out.append(image)
-    return np.stack(out) if out else np.zeros((0, *size), np.float32)

@@ -3,7 +3,7 @@ pose, weight and light, as a phone photo of a sign, a label or a keyboard shows 
 way `predict` reads a picture (images.prepare).
 
 The negatives stage prints non-digits (letters, symbols, strings of digits) in the fonts matplotlib
-ships (TRAINING_FONTS) for the `uncertain` detector to learn from, and digits as more examples of
+ships (training_fonts()) for the `uncertain` detector to learn from, and digits as more examples of
 what a digit is. Fonts that are not among them stay unseen, for the open-set check (bench/open_set.py).
 """
 

@@ -10,6 +10,11 @@ import numpy as np
 from scratchnet.nn.collective import MPIGroup, Solo
 
 
+def _last(group: MPIGroup, shards: int) -> range:
+    """The slices the last process holds."""
+    return range((group.size - 1) * shards // group.size, shards)
+
+
 def main(shards: int, length: int) -> None:
     group = MPIGroup()
     rng = np.random.default_rng(0)  # the same slices in every process; each keeps its own
@@ -23,6 +28,14 @@ def main(shards: int, length: int) -> None:
     group.sum_slices(got, [slices[k] for k in group.mine(shards)])
     assert got.tobytes() == expected.tobytes(), f"process {group.rank}: the sum differs"
     assert group.gather([f"slice {k}" for k in group.mine(shards)]) == [f"slice {k}" for k in range(shards)]
+    # a short batch leaves the last process's slices empty: it holds none, and the sum is the others'
+    kept = [k for k in range(shards) if k not in _last(group, shards)]
+    expected = np.empty(length, np.float32)
+    Solo().sum_slices(expected, [slices[k] for k in kept])
+    got = np.full(length, np.nan, np.float32)
+    group.sum_slices(got, [slices[k] for k in group.mine(shards) if k in kept])
+    assert got.tobytes() == expected.tobytes(), f"process {group.rank}: the sum without the last process's differs"
+    assert group.gather([k for k in group.mine(shards) if k in kept]) == kept
     print(f"process {group.rank} of {group.size}: slices {list(group.mine(shards))} ok")
 
 
